@@ -1,0 +1,97 @@
+import type { JWTPayload } from 'jose';
+import { ApiError } from '../http/errors.ts';
+import type { Keyring } from './keyring.ts';
+import type { TenancyStore } from '../tenancy/store.ts';
+import type { Plan } from '../tenancy/types.ts';
+
+/** The API client behind a request, after its token was verified and its rights loaded. */
+export interface Principal {
+  clientId: string;
+  tenantId: string;
+  scopes: ReadonlySet<string>;
+  /** The capability of the operation being called. */
+  capability: string;
+  /** The plan of the application's subscription to that capability. */
+  plan: Plan;
+  /** The verified token claims (device-bound tokens carry the subscriber here). */
+  claims: JWTPayload;
+}
+
+/** Claims the gateway puts into its access tokens, besides the registered ones. */
+export interface AccessTokenClaims extends JWTPayload {
+  client_id: string;
+  tenant_id: string;
+  scope: string;
+}
+
+export interface AccessControlOptions {
+  issuer: string;
+  audience: string;
+  clockToleranceSeconds: number;
+}
+
+const REALM = 'exposure-gateway';
+
+function unauthenticated(reason: string, withError = true): ApiError {
+  // RFC 6750 §3: no error attribute when the request carried no token at all.
+  const challenge = withError
+    ? `Bearer realm="${REALM}", error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`
+    : `Bearer realm="${REALM}"`;
+  // CAMARA: the 401 message stays generic, whatever the reason; the reason goes into the challenge.
+  return new ApiError('UNAUTHENTICATED', undefined, { headers: { 'WWW-Authenticate': challenge } });
+}
+
+/**
+ * Checks the bearer token of every API call and what it allows: signature (ES256 only), `exp`
+ * (required), issuer, audience, the operation's CAMARA scope, and that the application, its tenant
+ * and its subscription to the capability are still active.
+ */
+export class AccessControl {
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly store: TenancyStore,
+    private readonly options: AccessControlOptions,
+  ) {}
+
+  /** Verifies the `Authorization: Bearer` header; 401 UNAUTHENTICATED otherwise. */
+  async authenticate(authorization: string | undefined): Promise<AccessTokenClaims> {
+    if (!authorization) throw unauthenticated('missing token', false);
+    const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
+    if (!m) throw unauthenticated('the Authorization header must be "Bearer <token>"');
+    let claims: JWTPayload;
+    try {
+      claims = await this.keyring.verify(m[1], this.options);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw unauthenticated(code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'token invalid');
+    }
+    if (typeof claims.client_id !== 'string' || typeof claims.tenant_id !== 'string' || typeof claims.scope !== 'string') {
+      throw unauthenticated('token lacks client_id, tenant_id or scope');
+    }
+    return claims as AccessTokenClaims;
+  }
+
+  /**
+   * Grants the call when the token satisfies one of the operation's security requirements (each
+   * a list of scopes that must all be present) and the subscription to `capability` is active.
+   */
+  async authorize(claims: AccessTokenClaims, requirements: string[][], capability: string): Promise<Principal> {
+    const scopes = new Set(claims.scope.split(' ').filter(Boolean));
+    const missing = requirements.length > 0 && !requirements.some((req) => req.every((s) => scopes.has(s)));
+    if (missing) {
+      const wanted = requirements[0].join(' ');
+      throw new ApiError('PERMISSION_DENIED', `the access token lacks the scope ${wanted}`, {
+        headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${wanted}"` },
+      });
+    }
+    const { app, tenant, subscription } = await this.store.loadAccessState(claims.client_id, claims.tenant_id, capability);
+    if (!app || app.tenantId !== claims.tenant_id || !tenant) throw unauthenticated('unknown client');
+    if (app.status !== 'ACTIVE' || tenant.status !== 'ACTIVE') {
+      throw new ApiError('PERMISSION_DENIED', 'the application or its tenant is suspended');
+    }
+    if (!subscription || subscription.status !== 'ACTIVE') {
+      throw new ApiError('PERMISSION_DENIED', `the application has no active subscription to ${capability}`);
+    }
+    return { clientId: app.clientId, tenantId: app.tenantId, scopes, capability, plan: subscription.plan, claims };
+  }
+}

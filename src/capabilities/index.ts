@@ -1,0 +1,5 @@
+import type { Capability } from './types.ts';
+import { echoCapability } from './echo/index.ts';
+
+/** Every capability this gateway ships; the bootstrap's `capabilities` list picks which run. */
+export const builtinCapabilities: readonly Capability[] = [echoCapability];

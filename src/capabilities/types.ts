@@ -1,0 +1,71 @@
+import type { Logger } from '../infra/logger.ts';
+import type { GatewayConfig } from '../infra/config.ts';
+import type { RedisClient, KeyBuilder } from '../infra/redis.ts';
+import type { Principal } from '../auth/access.ts';
+import type { JobQueues } from '../jobs/queues.ts';
+import type { ProcessorMap } from '../jobs/registry.ts';
+import type { TenancyStore } from '../tenancy/store.ts';
+import type { Limits } from '../tenancy/limits.ts';
+
+/** What an operation handler returns; the HTTP layer writes it. Handlers never touch `res`. */
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** The validated request an operation handler sees. */
+export interface ApiRequest<Body = unknown> {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
+  body: Body;
+}
+
+export interface RequestContext {
+  operationId: string;
+  correlator: string;
+  log: Logger;
+  /** Set for every operation that has a security requirement. */
+  principal?: Principal;
+}
+
+export type OperationHandler = (req: ApiRequest<any>, ctx: RequestContext) => Promise<Reply> | Reply;
+
+/** One OpenAPI document and the handlers of its operations, by operationId. */
+export interface ApiDefinition {
+  /** Absolute path of the OpenAPI 3.0.3 document; its `servers[0].url` gives the base path. */
+  document: string;
+  handlers: Record<string, OperationHandler>;
+}
+
+/** The platform services a capability is built from. */
+export interface PlatformServices {
+  config: GatewayConfig;
+  redis: RedisClient;
+  key: KeyBuilder;
+  store: TenancyStore;
+  limits: Limits;
+  queues: JobQueues;
+  logger: Logger;
+}
+
+/** What a capability contributes to a running system. */
+export interface CapabilityRuntime {
+  apis: ApiDefinition[];
+  processors?: ProcessorMap;
+}
+
+/**
+ * A capability the operator sells (Quality on Demand, Dedicated line, ...): its northbound APIs,
+ * its job processors, and the scopes an application subscribed to it may be granted (read from
+ * its documents' security requirements).
+ */
+export interface Capability {
+  id: string;
+  title: string;
+  description: string;
+  /** The documents of its APIs, known before the capability is built (for the catalog). */
+  documents: string[];
+  create(services: PlatformServices): CapabilityRuntime;
+}

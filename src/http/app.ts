@@ -1,0 +1,95 @@
+import express, { type Express, type Request, type Response, type NextFunction, type Router } from 'express';
+import type { Logger } from '../infra/logger.ts';
+import type { Metrics } from '../infra/metrics.ts';
+import type { TenancyStore } from '../tenancy/store.ts';
+import { ApiError } from './errors.ts';
+import { errorHandler } from './error-handler.ts';
+import { xCorrelator } from './middleware/x-correlator.ts';
+import { apiDispatcher, type MountedApi } from './api-router.ts';
+import './locals.ts';
+
+/** The answer of /readyz. */
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, 'ok' | string>;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  store: TenancyStore;
+  bodyLimitBytes: number;
+  apis: MountedApi[];
+  /** Routes outside the API documents: the OAuth2 endpoints. */
+  oauth: Router;
+  readiness: () => Promise<Readiness>;
+  /** Refreshes gauges (queue depths) just before /metrics is read. */
+  beforeScrape: () => Promise<void>;
+  /** True once shutdown began: new requests get 503 and the connection is closed. */
+  draining: () => boolean;
+}
+
+/** Request log line, metrics and usage record, written once the response is finished. */
+function observe(deps: AppDeps) {
+  return function observeRequest(req: Request, res: Response, next: NextFunction): void {
+    const started = process.hrtime.bigint();
+    res.locals.log = deps.logger.child({ correlator: res.locals.correlator });
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const operation = res.locals.operation ?? 'unmatched';
+      const labels = { operation, method: req.method, status_code: String(res.statusCode) };
+      deps.metrics.httpRequests.inc(labels);
+      deps.metrics.httpDuration.observe(labels, seconds);
+      const principal = res.locals.principal;
+      res.locals.log.info(
+        { method: req.method, path: req.path, operation, status: res.statusCode, ms: Math.round(seconds * 1000), clientId: principal?.clientId },
+        'request',
+      );
+      if (principal) {
+        deps.store.recordUsage(principal.clientId, principal.capability, operation, res.statusCode).catch(() => {});
+      }
+    });
+    next();
+  };
+}
+
+/**
+ * The gateway's HTTP application. Order: x-correlator → drain guard → observation → health →
+ * OAuth2 → raw body (size-limited) → the API whose base path matches → 404 → error body.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(xCorrelator());
+  app.use(function drainGuard(_req: Request, res: Response, next: NextFunction) {
+    if (!deps.draining()) return next();
+    res.setHeader('Connection', 'close');
+    next(new ApiError('UNAVAILABLE', 'the gateway is shutting down; retry', { headers: { 'Retry-After': '1' } }));
+  });
+  app.use(observe(deps));
+
+  app.get('/healthz', (_req, res) => {
+    res.locals.operation = 'healthz';
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    res.locals.operation = 'readyz';
+    const r = await deps.readiness();
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', checks: r.checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.locals.operation = 'metrics';
+    await deps.beforeScrape().catch(() => {});
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  app.use(deps.oauth);
+  app.use(express.raw({ type: () => true, limit: deps.bodyLimitBytes }));
+  app.use(apiDispatcher(deps.apis));
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new ApiError('NOT_FOUND', 'no such resource path')));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

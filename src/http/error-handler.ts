@@ -1,0 +1,47 @@
+import type { Request, Response, NextFunction } from 'express';
+import type { Logger } from '../infra/logger.ts';
+import { isRedisUnavailable } from '../infra/redis.ts';
+import { ApiError } from './errors.ts';
+
+/** Maps body-parser failures to the catalog: they happen before any route runs. */
+function fromBodyParser(err: { type?: string; status?: number }): ApiError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new ApiError('PAYLOAD_TOO_LARGE');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content encoding or charset');
+    case 'entity.parse.failed':
+      return new ApiError('INVALID_ARGUMENT', 'the request body is not valid JSON');
+    case undefined:
+      return undefined;
+    default:
+      return typeof err.status === 'number' && err.status < 500 ? new ApiError('INVALID_ARGUMENT', 'malformed request body') : undefined;
+  }
+}
+
+/**
+ * The one place that writes CAMARA error bodies `{status, code, message}`. Known errors keep their
+ * code; Redis being unreachable is 503 UNAVAILABLE (the client may retry); anything else is a bug,
+ * logged with its stack and answered with a generic 500 that reveals nothing.
+ */
+export function errorHandler(logger: Logger) {
+  return function writeError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (isRedisUnavailable(err)) {
+      apiError = new ApiError('UNAVAILABLE', 'the service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
+    } else {
+      apiError = fromBodyParser(err as { type?: string }) ?? new ApiError('INTERNAL', 'internal error');
+      if (apiError.code === 'INTERNAL') {
+        (res.locals.log ?? logger).error({ err, path: req.path, method: req.method }, 'unhandled error');
+      }
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
+    res.status(apiError.status).type('application/json').send(JSON.stringify(apiError.toJSON()));
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * `npm start`: runs the whole gateway (HTTP API, workers, simulators) in one process with embedded
+ * defaults, starting a private redis-server when `REDIS_URL` is not set. `--role=gateway`,
+ * `--role=worker` or `--role=simulators` (comma-separated for several) runs only those parts, so
+ * operators can scale them apart; separate processes need a shared `REDIS_URL`.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALL_ROLES, ConfigError, loadConfig, type Role } from './infra/config.ts';
+import { createLogger } from './infra/logger.ts';
+import { RedisConfigError } from './infra/redis.ts';
+import { RedisServerError, startRedisServer, type RedisServer } from './infra/redis-server.ts';
+import { BootstrapError } from './tenancy/bootstrap.ts';
+import { createSystem, type System } from './system.ts';
+
+function parseRoles(argv: string[]): Role[] {
+  const arg = argv.find((a) => a.startsWith('--role='));
+  if (!arg) return [...ALL_ROLES];
+  const roles = arg.slice('--role='.length).split(',').filter(Boolean);
+  for (const r of roles) if (!ALL_ROLES.includes(r as Role)) throw new ConfigError(`unknown role "${r}"; use ${ALL_ROLES.join(', ')}`);
+  return roles as Role[];
+}
+
+/** Stops a private redis-server left running by a previous run that was killed, so two never share one append-only file. */
+async function stopStaleRedis(pidFile: string): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  try {
+    const cmd = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : 'redis-server';
+    if (pid > 0 && cmd.includes('redis-server')) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        process.kill(pid, 0);
+      }
+    }
+  } catch {
+    // not running (any more)
+  }
+  rmSync(pidFile, { force: true });
+}
+
+async function main(): Promise<void> {
+  const roles = parseRoles(process.argv.slice(2));
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, { roles: roles.join(',') });
+
+  let privateRedis: RedisServer | undefined;
+  if (!config.redisUrl) {
+    if (roles.length !== ALL_ROLES.length) throw new ConfigError('running separate roles needs a shared Redis: set REDIS_URL');
+    const pidFile = join(config.redisDir, 'redis-server.pid');
+    await stopStaleRedis(pidFile);
+    logger.info({ dir: config.redisDir }, 'REDIS_URL not set; starting a private redis-server (append-only, noeviction)');
+    privateRedis = await startRedisServer({ dir: config.redisDir });
+    writeFileSync(pidFile, String(privateRedis.process.pid));
+    config.redisUrl = privateRedis.url;
+  }
+
+  let system: System | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const backstop = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000);
+    backstop.unref();
+    await system?.close();
+    if (privateRedis) {
+      await privateRedis.stop();
+      rmSync(join(config.redisDir, 'redis-server.pid'), { force: true });
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  try {
+    system = await createSystem(config, { roles, logger });
+  } catch (err) {
+    await privateRedis?.stop();
+    throw err;
+  }
+  if (roles.includes('gateway')) {
+    const server = await system.listen();
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info({ port, url: config.publicUrl, capabilities: system.catalog.map((c) => c.id) }, 'gateway listening');
+    if (config.adminTokenGenerated) {
+      // Printed once so a developer can use the operator API; production requires ADMIN_TOKEN.
+      process.stdout.write(`\nOperator API token for this run (set ADMIN_TOKEN to choose one): ${config.adminToken}\n\n`);
+    }
+  }
+  if (roles.includes('worker')) logger.info({ queues: system.workers?.queueNames ?? [] }, 'workers running');
+  if (roles.includes('simulators')) logger.info('no network simulators are part of this build yet');
+}
+
+main().catch((err: unknown) => {
+  const known = err instanceof ConfigError || err instanceof RedisServerError || err instanceof RedisConfigError || err instanceof BootstrapError;
+  process.stderr.write(`\nExposure Gateway could not start: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

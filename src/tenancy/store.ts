@@ -1,0 +1,258 @@
+import type { JSONWebKeySet } from 'jose';
+import type { RedisClient, KeyBuilder } from '../infra/redis.ts';
+import { ApiError } from '../http/errors.ts';
+import { generateSecret, hashSecret } from '../auth/secrets.ts';
+import type { Application, Plan, Status, Subscription, Tenant, UsageDay } from './types.ts';
+
+// Creates a hash only if it does not exist yet and indexes it, in one step, so two bootstraps
+// racing each other can never half-create or overwrite a record.
+const CREATE_IF_ABSENT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1`;
+
+const USAGE_TTL_SECONDS = 400 * 24 * 3600;
+
+export interface NewApplication {
+  clientId?: string;
+  name: string;
+  jwks?: JSONWebKeySet;
+  jwksUri?: string;
+  notificationHosts?: string[];
+  /** A given secret (bootstrap), `true` to generate one, `false` for key-only clients. @defaultValue true */
+  secret?: string | boolean;
+}
+
+/** Tenants, applications, subscriptions and usage, kept in Redis. */
+export class TenancyStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: KeyBuilder,
+  ) {
+    redis.defineCommand('egCreateIfAbsent', { numberOfKeys: 2, lua: CREATE_IF_ABSENT });
+  }
+
+  private async createIfAbsent(hashKey: string, indexKey: string, member: string, fields: Record<string, string>): Promise<boolean> {
+    const args = [member, ...Object.entries(fields).flat()];
+    const created = await (this.redis as unknown as { egCreateIfAbsent(...a: string[]): Promise<number> }).egCreateIfAbsent(hashKey, indexKey, ...args);
+    return created === 1;
+  }
+
+  // --- tenants -------------------------------------------------------------------------------
+
+  async createTenant(input: { id: string; name: string }): Promise<Tenant> {
+    const tenant: Tenant = { id: input.id, name: input.name, status: 'ACTIVE', createdAt: new Date().toISOString() };
+    const created = await this.createIfAbsent(this.key('tenant', tenant.id), this.key('tenants'), tenant.id, { ...tenant });
+    if (!created) throw new ApiError('ALREADY_EXISTS', `tenant ${input.id} already exists`);
+    return tenant;
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const h = await this.redis.hgetall(this.key('tenant', id));
+    return h.id ? (h as unknown as Tenant) : undefined;
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    const ids = (await this.redis.smembers(this.key('tenants'))).sort();
+    const tenants = await Promise.all(ids.map((id) => this.getTenant(id)));
+    return tenants.filter((t): t is Tenant => !!t);
+  }
+
+  async setTenantStatus(id: string, status: Status): Promise<Tenant> {
+    const tenant = await this.requireTenant(id);
+    await this.redis.hset(this.key('tenant', id), 'status', status);
+    return { ...tenant, status };
+  }
+
+  async requireTenant(id: string): Promise<Tenant> {
+    const tenant = await this.getTenant(id);
+    if (!tenant) throw new ApiError('NOT_FOUND', `tenant ${id} not found`);
+    return tenant;
+  }
+
+  // --- applications --------------------------------------------------------------------------
+
+  /** Creates an application; the clear secret is in the result only this once. */
+  async createApplication(tenantId: string, input: NewApplication): Promise<{ application: Application; clientSecret?: string }> {
+    await this.requireTenant(tenantId);
+    const clientId = input.clientId ?? `app-${generateSecret().slice(0, 16)}`;
+    const clientSecret = input.secret === false ? undefined : typeof input.secret === 'string' ? input.secret : generateSecret();
+    if (!clientSecret && !input.jwks && !input.jwksUri) {
+      throw new ApiError('INVALID_ARGUMENT', 'an application needs a client secret, a jwks or a jwksUri to authenticate');
+    }
+    const fields: Record<string, string> = {
+      clientId,
+      tenantId,
+      name: input.name,
+      status: 'ACTIVE',
+      createdAt: new Date().toISOString(),
+      notificationHosts: JSON.stringify(input.notificationHosts ?? []),
+    };
+    if (clientSecret) fields.secretHash = await hashSecret(clientSecret);
+    if (input.jwks) fields.jwks = JSON.stringify(input.jwks);
+    if (input.jwksUri) fields.jwksUri = input.jwksUri;
+    const created = await this.createIfAbsent(this.key('app', clientId), this.key('tenant', tenantId, 'apps'), clientId, fields);
+    if (!created) throw new ApiError('ALREADY_EXISTS', `application ${clientId} already exists`);
+    return { application: toApplication(fields), clientSecret };
+  }
+
+  async getApplication(clientId: string): Promise<Application | undefined> {
+    const h = await this.redis.hgetall(this.key('app', clientId));
+    return h.clientId ? toApplication(h) : undefined;
+  }
+
+  /** The stored secret hash, for client authentication only. */
+  async getSecretHash(clientId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key('app', clientId), 'secretHash')) ?? undefined;
+  }
+
+  /** Finds an application of a tenant; another tenant's application is reported as not found. */
+  async requireApplication(tenantId: string, clientId: string): Promise<Application> {
+    const app = await this.getApplication(clientId);
+    if (!app || app.tenantId !== tenantId) throw new ApiError('NOT_FOUND', `application ${clientId} not found in tenant ${tenantId}`);
+    return app;
+  }
+
+  async listApplications(tenantId: string): Promise<Application[]> {
+    await this.requireTenant(tenantId);
+    const ids = (await this.redis.smembers(this.key('tenant', tenantId, 'apps'))).sort();
+    const apps = await Promise.all(ids.map((id) => this.getApplication(id)));
+    return apps.filter((a): a is Application => !!a);
+  }
+
+  async updateApplication(
+    tenantId: string,
+    clientId: string,
+    patch: { name?: string; jwks?: JSONWebKeySet | null; jwksUri?: string | null; notificationHosts?: string[] },
+  ): Promise<Application> {
+    await this.requireApplication(tenantId, clientId);
+    const k = this.key('app', clientId);
+    const multi = this.redis.multi();
+    if (patch.name !== undefined) multi.hset(k, 'name', patch.name);
+    if (patch.notificationHosts !== undefined) multi.hset(k, 'notificationHosts', JSON.stringify(patch.notificationHosts));
+    if (patch.jwks === null) multi.hdel(k, 'jwks');
+    else if (patch.jwks !== undefined) multi.hset(k, 'jwks', JSON.stringify(patch.jwks));
+    if (patch.jwksUri === null) multi.hdel(k, 'jwksUri');
+    else if (patch.jwksUri !== undefined) multi.hset(k, 'jwksUri', patch.jwksUri);
+    await multi.exec();
+    return (await this.getApplication(clientId))!;
+  }
+
+  async setApplicationStatus(tenantId: string, clientId: string, status: Status): Promise<Application> {
+    const app = await this.requireApplication(tenantId, clientId);
+    await this.redis.hset(this.key('app', clientId), 'status', status);
+    return { ...app, status };
+  }
+
+  /** Replaces the client secret; the old one stops working at once. */
+  async rotateSecret(tenantId: string, clientId: string): Promise<string> {
+    await this.requireApplication(tenantId, clientId);
+    const secret = generateSecret();
+    await this.redis.hset(this.key('app', clientId), 'secretHash', await hashSecret(secret));
+    return secret;
+  }
+
+  async deleteApplication(tenantId: string, clientId: string): Promise<void> {
+    await this.requireApplication(tenantId, clientId);
+    await this.redis
+      .multi()
+      .del(this.key('app', clientId), this.key('subs', clientId))
+      .srem(this.key('tenant', tenantId, 'apps'), clientId)
+      .exec();
+  }
+
+  // --- subscriptions -------------------------------------------------------------------------
+
+  /** Creates or replaces the subscription of an application to a capability. */
+  async putSubscription(clientId: string, capability: string, plan: Plan, status: Status = 'ACTIVE'): Promise<Subscription> {
+    const existing = await this.getSubscription(clientId, capability);
+    const sub: Subscription = { clientId, capability, plan, status, createdAt: existing?.createdAt ?? new Date().toISOString() };
+    await this.redis.hset(this.key('subs', clientId), capability, JSON.stringify(sub));
+    return sub;
+  }
+
+  /** Creates a subscription only if the application has none for that capability (bootstrap). */
+  async ensureSubscription(clientId: string, capability: string, plan: Plan): Promise<boolean> {
+    const sub: Subscription = { clientId, capability, plan, status: 'ACTIVE', createdAt: new Date().toISOString() };
+    return (await this.redis.hsetnx(this.key('subs', clientId), capability, JSON.stringify(sub))) === 1;
+  }
+
+  async getSubscription(clientId: string, capability: string): Promise<Subscription | undefined> {
+    const raw = await this.redis.hget(this.key('subs', clientId), capability);
+    return raw ? (JSON.parse(raw) as Subscription) : undefined;
+  }
+
+  async listSubscriptions(clientId: string): Promise<Subscription[]> {
+    const all = await this.redis.hgetall(this.key('subs', clientId));
+    return Object.values(all)
+      .map((raw) => JSON.parse(raw) as Subscription)
+      .sort((a, b) => a.capability.localeCompare(b.capability));
+  }
+
+  async deleteSubscription(clientId: string, capability: string): Promise<boolean> {
+    return (await this.redis.hdel(this.key('subs', clientId), capability)) === 1;
+  }
+
+  /**
+   * Everything the request path needs to authorise a call, in one round trip: the application,
+   * its tenant and its subscription to the capability being called.
+   */
+  async loadAccessState(
+    clientId: string,
+    tenantId: string,
+    capability: string | undefined,
+  ): Promise<{ app?: Application; tenant?: Tenant; subscription?: Subscription }> {
+    const pipe = this.redis.pipeline().hgetall(this.key('app', clientId)).hget(this.key('tenant', tenantId), 'status');
+    if (capability) pipe.hget(this.key('subs', clientId), capability);
+    const results = (await pipe.exec()) ?? [];
+    for (const [err] of results) if (err) throw err;
+    const appHash = results[0][1] as Record<string, string>;
+    const tenantStatus = results[1][1] as string | null;
+    const subRaw = capability ? (results[2][1] as string | null) : null;
+    return {
+      app: appHash.clientId ? toApplication(appHash) : undefined,
+      tenant: tenantStatus ? ({ id: tenantId, status: tenantStatus } as Tenant) : undefined,
+      subscription: subRaw ? (JSON.parse(subRaw) as Subscription) : undefined,
+    };
+  }
+
+  // --- usage ---------------------------------------------------------------------------------
+
+  /** Counts one answered call: `capability.operation` by status class (2xx, 4xx, 5xx). */
+  async recordUsage(clientId: string, capability: string, operation: string, status: number, when = new Date()): Promise<void> {
+    const day = when.toISOString().slice(0, 10);
+    const k = this.key('usage', clientId, day);
+    await this.redis.multi().hincrby(k, `${capability}.${operation}|${Math.floor(status / 100)}xx`, 1).expire(k, USAGE_TTL_SECONDS).exec();
+  }
+
+  /** Usage counters for the last `days` days, newest first. */
+  async getUsage(clientId: string, days: number, until = new Date()): Promise<UsageDay[]> {
+    const dates = Array.from({ length: days }, (_, i) => new Date(until.getTime() - i * 86_400_000).toISOString().slice(0, 10));
+    const pipe = this.redis.pipeline();
+    for (const d of dates) pipe.hgetall(this.key('usage', clientId, d));
+    const results = (await pipe.exec()) ?? [];
+    return dates.map((date, i) => {
+      const counters: UsageDay['counters'] = {};
+      for (const [field, value] of Object.entries((results[i]?.[1] ?? {}) as Record<string, string>)) {
+        const [op, cls] = field.split('|');
+        (counters[op] ??= {})[cls] = Number(value);
+      }
+      return { date, counters };
+    });
+  }
+}
+
+function toApplication(h: Record<string, string>): Application {
+  return {
+    clientId: h.clientId,
+    tenantId: h.tenantId,
+    name: h.name,
+    status: h.status as Status,
+    createdAt: h.createdAt,
+    jwks: h.jwks ? (JSON.parse(h.jwks) as JSONWebKeySet) : undefined,
+    jwksUri: h.jwksUri || undefined,
+    notificationHosts: h.notificationHosts ? (JSON.parse(h.notificationHosts) as string[]) : [],
+    hasSecret: !!h.secretHash,
+  };
+}
