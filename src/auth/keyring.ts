@@ -30,7 +30,6 @@ export interface KeyringOptions {
 export class Keyring {
   private verifyKeys = new Map<string, { key: CryptoKey; retiredAt?: number }>();
   private signing?: { kid: string; key: CryptoKey };
-  private lastReload = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -61,7 +60,7 @@ export class Keyring {
       const won = await this.redis.set(this.activeKey, fresh.kid, 'NX');
       if (won !== 'OK') await this.redis.hdel(this.hashKey, fresh.kid);
     }
-    await this.reload(true);
+    await this.reload();
   }
 
   /** Creates a new active key; returns its `kid`. */
@@ -74,7 +73,7 @@ export class Keyring {
       if (old) multi.hset(this.hashKey, previous, JSON.stringify({ ...(JSON.parse(old) as StoredKey), retiredAt: Date.now() }));
     }
     await multi.exec();
-    await this.reload(true);
+    await this.reload();
     return fresh.kid;
   }
 
@@ -83,10 +82,8 @@ export class Keyring {
     return k.retiredAt !== undefined && now - k.retiredAt > this.options.maxTokenLifetimeSeconds * 1000;
   }
 
-  private async reload(force = false): Promise<void> {
+  private async reload(): Promise<void> {
     const now = Date.now();
-    if (!force && now - this.lastReload < 1000) return;
-    this.lastReload = now;
     const [all, active] = await Promise.all([this.redis.hgetall(this.hashKey), this.redis.get(this.activeKey)]);
     const next = new Map<string, { key: CryptoKey; retiredAt?: number }>();
     const stale: string[] = [];
@@ -105,7 +102,6 @@ export class Keyring {
 
   /** The public keys (JWKS) that verify tokens still in circulation. */
   async jwks(): Promise<{ keys: JWK[] }> {
-    await this.reload();
     const all = await this.redis.hgetall(this.hashKey);
     const keys = Object.values(all)
       .map((raw) => JSON.parse(raw) as StoredKey)
@@ -118,7 +114,7 @@ export class Keyring {
   /** Signs claims with the active key as an RFC 9068 access token (`typ: at+jwt`). */
   async sign(claims: JWTPayload, ttlSeconds: number, typ = 'at+jwt'): Promise<string> {
     const active = await this.redis.get(this.activeKey);
-    if (!this.signing || this.signing.kid !== active) await this.reload(true);
+    if (!this.signing || this.signing.kid !== active) await this.reload();
     if (!this.signing) throw new Error('no active signing key; was Keyring.init() called?');
     const now = Math.floor(Date.now() / 1000);
     return await new SignJWT(claims)
@@ -138,7 +134,8 @@ export class Keyring {
       token,
       async (header) => {
         let entry = header.kid ? this.verifyKeys.get(header.kid) : undefined;
-        if (!entry && header.kid) {
+        if (!entry && header.kid && (await this.redis.hexists(this.hashKey, header.kid))) {
+          // Another process rotated: a kid we have not seen but Redis knows.
           await this.reload();
           entry = this.verifyKeys.get(header.kid);
         }

@@ -69,6 +69,10 @@ function parseBody(context: Context, request: BackendRequest): void {
   if (!type || !accepted.includes(type)) {
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `content type must be ${accepted.join(' or ')}`);
   }
+  const charset = /;\s*charset="?([^";]+)"?/i.exec(String(request.headers['content-type']))?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'the request body must be encoded as UTF-8');
+  }
   if (JSON_TYPE.test(type)) {
     try {
       request.body = JSON.parse(raw!.toString('utf8'));

@@ -69,7 +69,8 @@ export class WorkerPool {
     const end = this.options.metrics.jobDuration.startTimer({ queue: queueName, name: job.name });
     try {
       const result = await processor(job.data, { jobId: job.id!, attempt: job.attemptsMade + 1, signal: signal ?? new AbortController().signal, log });
-      end({ outcome: 'completed' });
+      const seconds = end({ outcome: 'completed' });
+      log.debug({ attempt: job.attemptsMade + 1, ms: Math.round(seconds * 1000) }, 'job completed');
       return result;
     } catch (err) {
       end({ outcome: 'failed' });

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { expectContract, expectError } from './support/contract.ts';
+
+describe('contract-driven HTTP: every bad request gets the right CAMARA error', () => {
+  let gw: TestGateway;
+  let token: string;
+
+  before(async () => {
+    gw = await startTestGateway();
+    token = await gw.token();
+  });
+  after(() => gw.close());
+
+  const create = () => gw.http.post('/echo/v1/jobs').set('Authorization', `Bearer ${token}`);
+
+  it('accepts a valid request and answers per the document', async () => {
+    const res = await create().send({ message: 'hello' });
+    assert.equal(res.status, 201);
+    await expectContract(res);
+  });
+
+  it('unknown body property: 400 INVALID_ARGUMENT naming it', async () => {
+    const res = await create().send({ message: 'hi', colour: 'red' });
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+    assert.match(res.body.message, /colour/);
+  });
+
+  it('malformed JSON: 400 INVALID_ARGUMENT', async () => {
+    const res = await create().set('Content-Type', 'application/json').send('{"message": "hi"');
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+    assert.match(res.body.message, /JSON/);
+  });
+
+  it('missing body: 400 INVALID_ARGUMENT', async () => {
+    const res = await create();
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+    assert.match(res.body.message, /body is required/);
+  });
+
+  it('empty JSON object: 400 INVALID_ARGUMENT for the missing property', async () => {
+    const res = await create().send({});
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+    assert.match(res.body.message, /message/);
+  });
+
+  it('JSON null, array, string and number bodies: 400 INVALID_ARGUMENT', async () => {
+    for (const body of ['null', '[]', '"text"', '42']) {
+      const res = await create().set('Content-Type', 'application/json').send(body);
+      await expectError(res, 400, 'INVALID_ARGUMENT');
+    }
+  });
+
+  it('wrong types and out-of-range values: 400 INVALID_ARGUMENT', async () => {
+    for (const body of [{ message: 42 }, { message: '' }, { message: 'x'.repeat(257) }, { message: 'x', delaySeconds: -1 }, { message: 'x', delaySeconds: 1.5 }]) {
+      const res = await create().send(body);
+      await expectError(res, 400, 'INVALID_ARGUMENT');
+    }
+  });
+
+  it('oversize body: 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await create().send({ message: 'x'.repeat(gw.config.bodyLimitBytes + 10) });
+    await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('wrong content type: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded']) {
+      const res = await create().set('Content-Type', type).send('message=hi');
+      await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
+  it('unsupported content encoding: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    const res = await create().set('Content-Type', 'application/json').set('Content-Encoding', 'br-unknown').send('{"message":"hi"}');
+    await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('unknown path: 404 NOT_FOUND, inside and outside an API', async () => {
+    await expectError(await gw.http.get('/echo/v1/nope').set('Authorization', `Bearer ${token}`), 404, 'NOT_FOUND');
+    await expectError(await gw.http.get('/no-such-api/v1/things'), 404, 'NOT_FOUND');
+    await expectError(await gw.http.post('/'), 404, 'NOT_FOUND');
+  });
+
+  it('wrong method: 405 METHOD_NOT_ALLOWED with Allow', async () => {
+    const res = await gw.http.put('/echo/v1/jobs').set('Authorization', `Bearer ${token}`).send({});
+    await expectError(res, 405, 'METHOD_NOT_ALLOWED');
+    assert.equal(res.headers.allow, 'POST');
+  });
+
+  it('malformed path parameter: 400 INVALID_ARGUMENT', async () => {
+    const res = await gw.http.get('/echo/v1/jobs/not-a-uuid').set('Authorization', `Bearer ${token}`);
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+  });
+
+  it('no bad request reaches a handler or produces a 5xx', async () => {
+    const handled: string[] = [];
+    const bodies: Array<[string, string]> = [
+      ['application/json', '{'],
+      ['application/json', '{"message":{"$gt":""}}'],
+      ['application/json', '{"__proto__":{"admin":true},"message":"x"}'],
+      ['application/json', '\u0000'],
+      ['application/json', '{"message":"x","delaySeconds":"1e999"}'],
+      ['application/json', JSON.stringify({ message: 'x', nested: { a: [1, 2, { b: null }] } })],
+      ['application/json; charset=utf-16', '{"message":"x"}'],
+      ['multipart/form-data; boundary=x', '--x--'],
+      ['', 'message=x'],
+    ];
+    for (const [type, body] of bodies) {
+      const req = create();
+      if (type) req.set('Content-Type', type);
+      const res = await req.send(body);
+      assert.ok(res.status >= 400 && res.status < 500, `${type} ${JSON.stringify(body)} → ${res.status} ${res.text}`);
+      await expectContract(res);
+      handled.push(`${res.status}`);
+    }
+    assert.equal(handled.length, bodies.length);
+  });
+});
+
+describe('x-correlator', () => {
+  let gw: TestGateway;
+  let token: string;
+
+  before(async () => {
+    gw = await startTestGateway();
+    token = await gw.token();
+  });
+  after(() => gw.close());
+
+  it('is echoed when given', async () => {
+    const res = await gw.http.get('/healthz').set('x-correlator', 'abc-123:{x}');
+    assert.equal(res.headers['x-correlator'], 'abc-123:{x}');
+  });
+
+  it('is generated when absent, and differs per request', async () => {
+    const a = await gw.http.get('/healthz');
+    const b = await gw.http.get('/healthz');
+    assert.match(a.headers['x-correlator'], /^[0-9a-f-]{36}$/);
+    assert.notEqual(a.headers['x-correlator'], b.headers['x-correlator']);
+  });
+
+  it('is echoed on error responses and on the token endpoint', async () => {
+    const res = await gw.http.get('/echo/v1/jobs/00000000-0000-4000-8000-000000000000').set('x-correlator', 'err-1');
+    await expectError(res, 401, 'UNAUTHENTICATED');
+    assert.equal(res.headers['x-correlator'], 'err-1');
+    const tok = await gw.http.post('/oauth2/token').set('x-correlator', 'tok-1').type('form').send({ grant_type: 'client_credentials' });
+    assert.equal(tok.headers['x-correlator'], 'tok-1');
+  });
+
+  it('breaking the Commonalities pattern is 400 INVALID_ARGUMENT', async () => {
+    for (const bad of ['has space', 'semi"quote', 'x'.repeat(257), 'ünïcode']) {
+      const res = await gw.http
+        .post('/echo/v1/jobs')
+        .set('Authorization', `Bearer ${token}`)
+        .set('x-correlator', bad)
+        .send({ message: 'hi' });
+      await expectError(res, 400, 'INVALID_ARGUMENT');
+      assert.match(res.body.message, /x-correlator/);
+    }
+  });
+
+  it('is carried into the job and into the log lines of the request and the job', async () => {
+    const correlator = `corr-${Date.now()}`;
+    const res = await gw.http.post('/echo/v1/jobs').set('Authorization', `Bearer ${token}`).set('x-correlator', correlator).send({ message: 'trace me' });
+    assert.equal(res.status, 201);
+    let job;
+    for (let i = 0; i < 100; i++) {
+      job = await gw.http.get(`/echo/v1/jobs/${res.body.jobId}`).set('Authorization', `Bearer ${token}`);
+      if (job.body.status === 'DONE') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(job!.body.status, 'DONE');
+    assert.equal(job!.body.correlator, correlator, 'the worker saw the request correlator');
+    const lines = gw.logs.lines.filter((l) => l.correlator === correlator);
+    assert.ok(lines.some((l) => l.msg === 'request' && l.operation === 'createEchoJob' && l.clientId === 'acme-app'));
+    assert.ok(lines.some((l) => l.msg === 'job completed' && l.job === 'echo.process'), 'the worker logged with the correlator');
+  });
+});
