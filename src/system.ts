@@ -16,7 +16,7 @@ import { tokenRouter } from './auth/token-endpoint.ts';
 import { safeEqual } from './auth/secrets.ts';
 import { JobQueues, bullPrefix } from './jobs/queues.ts';
 import { WorkerPool } from './jobs/workers.ts';
-import type { ProcessorMap } from './jobs/registry.ts';
+import { queueOf, type ProcessorMap } from './jobs/registry.ts';
 import { ApiError } from './http/errors.ts';
 import { buildApi, type MountedApi, type SecurityCheck } from './http/api-router.ts';
 import { createApp, type Readiness } from './http/app.ts';
@@ -172,7 +172,9 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     });
     workers.start();
   }
-  const queueNames = [...new Set(Object.keys(processors).map((n) => n.slice(0, n.indexOf('.'))))];
+  const queueNames = [...new Set(Object.keys(processors).map(queueOf))];
+  // Open every queue now, while Redis is known to be up, so no request ever waits on a queue's first connection.
+  for (const name of queueNames) queues.queue(name);
 
   async function scrapeQueues(): Promise<void> {
     const counts = await withDeadline(queues.counts(queueNames), 2000, 'queue counts');

@@ -150,6 +150,19 @@ export async function assertNoEviction(client: RedisClient): Promise<void> {
   }
 }
 
+/** Raised before a command is even tried because the connection is not ready. */
+export class RedisUnavailableError extends Error {
+  constructor(message = 'Redis is not reachable') {
+    super(message);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** Fails at once unless the connection is ready (for code paths that would otherwise wait for it). */
+export function assertConnected(client: RedisClient): void {
+  if (client.status !== 'ready') throw new RedisUnavailableError(`Redis connection is ${client.status}`);
+}
+
 const UNAVAILABLE_PATTERNS = [
   /Stream isn't writeable/i,
   /Connection is closed/i,
@@ -166,7 +179,7 @@ const UNAVAILABLE_PATTERNS = [
 /** True when an error means "Redis cannot be reached right now" rather than a bug. */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  if (err.name === 'MaxRetriesPerRequestError') return true;
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'RedisUnavailableError') return true;
   return UNAVAILABLE_PATTERNS.some((re) => re.test(err.message));
 }
 

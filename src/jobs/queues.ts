@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisClient } from '../infra/redis.ts';
+import { assertConnected, type RedisClient } from '../infra/redis.ts';
 import { runCleanups } from '../infra/deadline.ts';
 import { queueOf, type JobData, type JobName } from './registry.ts';
 
@@ -33,6 +33,7 @@ export class JobQueues {
   queue(queueName: string): Queue {
     let q = this.queues.get(queueName);
     if (!q) {
+      assertConnected(this.connection);
       q = new Queue(queueName, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
       q.on('error', () => {
         // Connection errors surface on the command that failed; nothing to do here.
@@ -47,12 +48,15 @@ export class JobQueues {
    * BullMQ ignores an add whose id exists, so a retry can never run the work twice.
    */
   async add<N extends JobName>(name: N, data: JobData<N>, opts: JobsOptions = {}): Promise<string> {
+    // BullMQ waits for a connection that is not ready yet; the request path must not.
+    assertConnected(this.connection);
     const job = await this.queue(queueOf(name)).add(name, data, opts);
     return job.id!;
   }
 
   /** Job counts by state for every queue this process knows, for /metrics. */
   async counts(queueNames: Iterable<string>): Promise<Record<string, Record<string, number>>> {
+    assertConnected(this.connection);
     const out: Record<string, Record<string, number>> = {};
     for (const name of queueNames) {
       out[name] = await this.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children');

@@ -80,7 +80,7 @@ export class WorkerPool {
 
   /** True while every worker is running and connected. */
   get running(): boolean {
-    return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
+    return !this.closing && this.workers.length > 0 && this.workers.every((w) => w.isRunning());
   }
 
   /**
