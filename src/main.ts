@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     logger.info({ dir: config.redisDir }, 'REDIS_URL not set; starting a private redis-server (append-only, noeviction)');
     privateRedis = await startRedisServer({ dir: config.redisDir });
     writeFileSync(pidFile, String(privateRedis.process.pid));
+    logger.info({ url: privateRedis.url, pid: privateRedis.process.pid }, 'private redis-server ready');
     config.redisUrl = privateRedis.url;
   }
 

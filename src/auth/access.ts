@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { ApiError } from '../http/errors.ts';
+import { isRedisUnavailable } from '../infra/redis.ts';
 import type { Keyring } from './keyring.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Plan } from '../tenancy/types.ts';
@@ -62,6 +63,7 @@ export class AccessControl {
     try {
       claims = await this.keyring.verify(m[1], this.options);
     } catch (err) {
+      if (isRedisUnavailable(err)) throw err;
       const code = (err as { code?: string }).code;
       throw unauthenticated(code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'token invalid');
     }

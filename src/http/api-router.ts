@@ -142,7 +142,9 @@ export async function buildApi(
     },
     unauthorizedHandler: (c: Context) => {
       const failure = Object.values(c.security ?? {}).find((r: any) => r && typeof r === 'object' && r.error) as { error: unknown } | undefined;
-      throw failure?.error instanceof ApiError ? failure.error : new ApiError('UNAUTHENTICATED');
+      // A security check that failed for another reason (Redis unreachable) keeps its error, so
+      // the client gets 503 rather than a misleading 401.
+      throw failure?.error ?? new ApiError('UNAUTHENTICATED');
     },
     postSecurityHandler: async (c: Context, req: Request, res: Response) => {
       const open = (c.operation.security ?? []).length === 0;

@@ -25,6 +25,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Append-only persistence (`appendonly yes`, `appendfsync everysec`). @defaultValue true */
   appendOnly?: boolean;
+  /** More `redis-server` arguments (they override the defaults above). */
+  extraArgs?: string[];
   /** How long to wait for "Ready to accept connections". @defaultValue 10000 */
   startTimeoutMs?: number;
 }
@@ -73,6 +75,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     '--protected-mode', 'yes',
     '--daemonize', 'no',
     '--logfile', '',
+    ...(options.extraArgs ?? []),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
