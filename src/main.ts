@@ -94,6 +94,9 @@ async function main(): Promise<void> {
       // Printed once so a developer can use the operator API; production requires ADMIN_TOKEN.
       process.stdout.write(`\nOperator API token for this run (set ADMIN_TOKEN to choose one): ${config.adminToken}\n\n`);
     }
+    if (process.stdout.isTTY) {
+      process.stdout.write(`Exposure Gateway is ready on ${config.publicUrl} (readiness: ${config.publicUrl}/readyz). Ctrl-C stops it.\n\n`);
+    }
   }
   if (roles.includes('worker')) logger.info({ queues: system.workers?.queueNames ?? [] }, 'workers running');
   if (roles.includes('simulators')) logger.info('no network simulators are part of this build yet');
