@@ -10,6 +10,8 @@ import type { BootstrapDocument } from '../../src/tenancy/bootstrap.ts';
 import type { Capability } from '../../src/capabilities/types.ts';
 import { builtinCapabilities } from '../../src/capabilities/index.ts';
 import { testRedisUrl } from './hooks.ts';
+import { contractProblems, type Exchange } from './contract.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const PUBLIC_URL = 'http://gateway.test';
@@ -92,7 +94,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     logger,
     metrics: createMetrics({ defaultMetrics: false }),
   });
-  const http = request(system.app!);
+  const exchanges: Exchange[] = [];
+  const http = request(recording(system.app!, exchanges));
   return {
     system,
     config,
@@ -110,7 +113,40 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     async mint(claims: JWTPayload, ttlSeconds = 300) {
       return await system.keyring.sign({ iss: PUBLIC_URL, aud: PUBLIC_URL, ...claims }, ttlSeconds);
     },
-    close: () => system.close(),
+    async close() {
+      await system.close();
+      // Every response any test received from this gateway must conform to its document.
+      const problems = (await Promise.all(exchanges.map(contractProblems))).flat();
+      if (problems.length) throw new Error(`responses that break the contract:\n${problems.join('\n')}`);
+    },
+  };
+}
+
+/** Wraps the app so every response is recorded as the client received it. */
+function recording(app: (req: IncomingMessage, res: ServerResponse) => void, into: Exchange[]) {
+  return function record(req: IncomingMessage, res: ServerResponse) {
+    // Taken now: express rewrites req.url inside mounted routers.
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0];
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown, encoding?: unknown) => {
+      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+    };
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk, rest[0]), write(chunk, ...rest))) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => (keep(chunk, rest[0]), end(chunk, ...rest))) as typeof res.end;
+    res.on('finish', () =>
+      into.push({
+        method,
+        path,
+        status: res.statusCode,
+        headers: res.getHeaders() as Exchange['headers'],
+        text: Buffer.concat(chunks).toString('utf8'),
+      }),
+    );
+    app(req, res);
   };
 }
 
