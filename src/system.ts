@@ -4,7 +4,7 @@ import type { Context } from 'openapi-backend';
 import { ConfigError, type GatewayConfig, type Role } from './infra/config.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
-import { assertNoEviction, createRedis, keyBuilder, waitReady } from './infra/redis.ts';
+import { assertNoEviction, createRedis, keyBuilder, parseRedisUrl, waitReady } from './infra/redis.ts';
 import { runCleanups, withDeadline } from './infra/deadline.ts';
 import { TenancyStore } from './tenancy/store.ts';
 import { Limits, rateLimitHeaders } from './tenancy/limits.ts';
@@ -69,6 +69,10 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   if (!config.redisUrl) throw new ConfigError('no Redis URL: set REDIS_URL, or start through `npm start`, which runs a private redis-server');
   const redisUrl = config.redisUrl;
 
+  if (parseRedisUrl(redisUrl).kind === 'cluster' && !/^\{[^}]+\}/.test(config.redisPrefix)) {
+    // Multi-key commands (BullMQ's scripts, our transactions) need every key in one slot.
+    throw new ConfigError(`on Redis Cluster REDIS_PREFIX must start with a hash tag such as {eg}; got "${config.redisPrefix}"`);
+  }
   const redis = createRedis(redisUrl, 'command', 'gateway');
   redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   try {
