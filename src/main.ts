@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ROLES, ConfigError, loadConfig, type Role } from './infra/config.ts';
-import { createLogger } from './infra/logger.ts';
+import { createLogger, type Logger } from './infra/logger.ts';
 import { RedisConfigError } from './infra/redis.ts';
 import { RedisServerError, startRedisServer, type RedisServer } from './infra/redis-server.ts';
 import { BootstrapError } from './tenancy/bootstrap.ts';
@@ -40,20 +40,56 @@ async function stopStaleRedis(pidFile: string): Promise<void> {
   rmSync(pidFile, { force: true });
 }
 
+/** Starts the private redis-server of a single-process run and records its pid. */
+async function startPrivateRedis(dir: string, logger: Logger): Promise<RedisServer> {
+  const pidFile = join(dir, 'redis-server.pid');
+  await stopStaleRedis(pidFile);
+  logger.info({ dir }, 'REDIS_URL not set; starting a private redis-server (append-only, noeviction)');
+  const server = await startRedisServer({ dir });
+  writeFileSync(pidFile, String(server.process.pid));
+  logger.info({ url: server.url, pid: server.process.pid }, 'private redis-server ready');
+  return server;
+}
+
+async function stopPrivateRedis(server: RedisServer | undefined, dir: string): Promise<void> {
+  if (!server) return;
+  await server.stop();
+  rmSync(join(dir, 'redis-server.pid'), { force: true });
+}
+
+/** Says where the gateway listens and, in development, the operator token of this run. */
+function announce(system: System, port: number, logger: Logger): void {
+  const { config } = system;
+  logger.info({ port, url: config.publicUrl, capabilities: system.catalog.map((c) => c.id) }, 'gateway listening');
+  if (config.adminTokenGenerated) {
+    // Printed once so a developer can use the operator API; production requires ADMIN_TOKEN.
+    process.stdout.write(`\nOperator API token for this run (set ADMIN_TOKEN to choose one): ${config.adminToken}\n\n`);
+  }
+  if (process.stdout.isTTY) {
+    process.stdout.write(`Exposure Gateway is ready on ${config.publicUrl} (readiness: ${config.publicUrl}/readyz). Ctrl-C stops it.\n\n`);
+  }
+}
+
+async function listen(system: System): Promise<number> {
+  try {
+    const address = (await system.listen()).address();
+    return typeof address === 'object' && address ? address.port : system.config.port;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(`port ${system.config.port} is already in use; stop what uses it or set PORT to a free port`);
+    }
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   const roles = parseRoles(process.argv.slice(2));
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { roles: roles.join(',') });
-
   let privateRedis: RedisServer | undefined;
   if (!config.redisUrl) {
     if (roles.length !== ALL_ROLES.length) throw new ConfigError('running separate roles needs a shared Redis: set REDIS_URL');
-    const pidFile = join(config.redisDir, 'redis-server.pid');
-    await stopStaleRedis(pidFile);
-    logger.info({ dir: config.redisDir }, 'REDIS_URL not set; starting a private redis-server (append-only, noeviction)');
-    privateRedis = await startRedisServer({ dir: config.redisDir });
-    writeFileSync(pidFile, String(privateRedis.process.pid));
-    logger.info({ url: privateRedis.url, pid: privateRedis.process.pid }, 'private redis-server ready');
+    privateRedis = await startPrivateRedis(config.redisDir, logger);
     config.redisUrl = privateRedis.url;
   }
 
@@ -63,16 +99,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const backstop = setTimeout(() => {
+    setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs + 5000);
-    backstop.unref();
+    }, config.shutdownTimeoutMs + 5000).unref();
     await system?.close();
-    if (privateRedis) {
-      await privateRedis.stop();
-      rmSync(join(config.redisDir, 'redis-server.pid'), { force: true });
-    }
+    await stopPrivateRedis(privateRedis, config.redisDir);
     logger.info('stopped');
     process.exit(0);
   };
@@ -81,22 +113,12 @@ async function main(): Promise<void> {
 
   try {
     system = await createSystem(config, { roles, logger });
+    if (roles.includes('gateway')) announce(system, await listen(system), logger);
   } catch (err) {
-    await privateRedis?.stop();
+    // Leave nothing running behind a failed start.
+    await system?.close();
+    await stopPrivateRedis(privateRedis, config.redisDir);
     throw err;
-  }
-  if (roles.includes('gateway')) {
-    const server = await system.listen();
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    logger.info({ port, url: config.publicUrl, capabilities: system.catalog.map((c) => c.id) }, 'gateway listening');
-    if (config.adminTokenGenerated) {
-      // Printed once so a developer can use the operator API; production requires ADMIN_TOKEN.
-      process.stdout.write(`\nOperator API token for this run (set ADMIN_TOKEN to choose one): ${config.adminToken}\n\n`);
-    }
-    if (process.stdout.isTTY) {
-      process.stdout.write(`Exposure Gateway is ready on ${config.publicUrl} (readiness: ${config.publicUrl}/readyz). Ctrl-C stops it.\n\n`);
-    }
   }
   if (roles.includes('worker')) logger.info({ queues: system.workers?.queueNames ?? [] }, 'workers running');
   if (roles.includes('simulators')) logger.info('no network simulators are part of this build yet');

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express, Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
 import { ConfigError, type GatewayConfig, type Role } from './infra/config.ts';
@@ -212,10 +212,16 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     readiness,
     async listen(port = config.port, host = config.host) {
       if (!app) throw new Error('this process does not run the gateway role');
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = app!.listen(port, host, () => resolve(s));
+      // node:http directly: express 5's app.listen() calls back on errors too, which would hide EADDRINUSE.
+      const s = createServer(app);
+      await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          resolve();
+        });
       });
+      server = s;
       server.keepAliveTimeout = 5000;
       return server;
     },

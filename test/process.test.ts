@@ -171,6 +171,23 @@ describe('the gateway as a process', function () {
     assert.deepEqual(await Promise.all([gateway.exited, worker.exited]), [0, 0]);
   });
 
+  it('says when the port is taken, and leaves no redis-server behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eg-busy-'));
+    const port = await freePort();
+    const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
+    try {
+      const gw = start({ REDIS_DIR: dir, PORT: String(port) });
+      const { pid } = JSON.parse(await gw.waitFor(/private redis-server ready/)) as { pid: number };
+      assert.equal(await gw.exited, 1);
+      assert.match(gw.output(), /port \d+ is already in use/);
+      assert.doesNotMatch(gw.output(), /\n\s+at /, 'no stack trace');
+      assert.equal(alive(pid), false, 'the private redis-server was stopped');
+    } finally {
+      blocker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses separate roles without a shared Redis, and unknown roles', async () => {
     const solo = start({ PORT: String(await freePort()) }, ['--role=worker']);
     assert.equal(await solo.exited, 1);

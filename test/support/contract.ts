@@ -97,7 +97,7 @@ export async function contractProblems(x: Exchange): Promise<string[]> {
       else problems.push(`${operation.operationId} does not document status ${x.status} (it documents ${documented.join(', ')})`);
       return problems.map((p) => `${where}: ${p}`);
     }
-    const response = operation.responses[String(x.status)] as { content?: Record<string, unknown> };
+    const response = operation.responses![String(x.status)] as { content?: Record<string, unknown> };
     if (!response.content) {
       if (x.text !== '') problems.push(`${operation.operationId} documents no body for ${x.status} but sent one`);
       return problems.map((p) => `${where}: ${p}`);
