@@ -1,29 +1,27 @@
 import { createServer, type Server } from 'node:http';
-import type { Express, Request, Response } from 'express';
-import type { Context } from 'openapi-backend';
+import type { Express } from 'express';
 import { ConfigError, type GatewayConfig, type Role } from './infra/config.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
-import { assertNoEviction, createRedis, keyBuilder, parseRedisUrl, waitReady } from './infra/redis.ts';
+import { assertNoEviction, createRedis, keyBuilder, parseRedisUrl, waitReady, type RedisClient } from './infra/redis.ts';
 import { runCleanups, withDeadline } from './infra/deadline.ts';
 import { TenancyStore } from './tenancy/store.ts';
-import { Limits, rateLimitHeaders } from './tenancy/limits.ts';
+import { Limits } from './tenancy/limits.ts';
 import { applyBootstrap } from './tenancy/bootstrap.ts';
 import { Keyring } from './auth/keyring.ts';
 import { AccessControl } from './auth/access.ts';
 import { ClientAuthenticator } from './auth/client-auth.ts';
 import { tokenRouter } from './auth/token-endpoint.ts';
-import { safeEqual } from './auth/secrets.ts';
+import { adminSecurity, clientSecurity } from './auth/api-security.ts';
 import { JobQueues, bullPrefix } from './jobs/queues.ts';
 import { WorkerPool } from './jobs/workers.ts';
 import { queueOf, type ProcessorMap } from './jobs/registry.ts';
-import { ApiError } from './http/errors.ts';
-import { buildApi, type MountedApi, type SecurityCheck } from './http/api-router.ts';
+import { buildApi, type MountedApi } from './http/api-router.ts';
 import { createApp, type Readiness } from './http/app.ts';
 import { adminApi } from './admin/handlers.ts';
 import { buildCatalog, type CatalogEntry } from './capabilities/catalog.ts';
 import { builtinCapabilities } from './capabilities/index.ts';
-import type { Capability, PlatformServices } from './capabilities/types.ts';
+import type { Capability, CapabilityRuntime, PlatformServices } from './capabilities/types.ts';
 
 export interface SystemOptions {
   /** Which parts run in this process. @defaultValue gateway and worker */
@@ -61,131 +59,108 @@ function enabledCapabilities(available: readonly Capability[], wanted: string[] 
   });
 }
 
+/** Opens the request-path connection and checks the Redis is fit to hold jobs. */
+async function connectRedis(config: GatewayConfig, logger: Logger): Promise<RedisClient> {
+  if (!config.redisUrl) throw new ConfigError('no Redis URL: set REDIS_URL, or start through `npm start`, which runs a private redis-server');
+  if (parseRedisUrl(config.redisUrl).kind === 'cluster' && !/^\{[^}]+\}/.test(config.redisPrefix)) {
+    // Multi-key commands (BullMQ's scripts, our transactions) need every key in one slot.
+    throw new ConfigError(`on Redis Cluster REDIS_PREFIX must start with a hash tag such as {eg}; got "${config.redisPrefix}"`);
+  }
+  const redis = createRedis(config.redisUrl, 'command', 'gateway');
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  try {
+    await waitReady(redis, config.redisUrl);
+    await assertNoEviction(redis);
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+}
+
+interface GatewayParts {
+  services: PlatformServices;
+  keyring: Keyring;
+  metrics: Metrics;
+  catalog: CatalogEntry[];
+  runtimes: Array<{ cap: Capability; runtime: CapabilityRuntime }>;
+  readiness: () => Promise<Readiness>;
+  scrapeQueues: () => Promise<void>;
+  draining: () => boolean;
+}
+
+/** Applies the bootstrap and builds the HTTP application: operator API, OAuth2, every capability's APIs. */
+async function buildGateway(p: GatewayParts): Promise<Express> {
+  const { config, store, limits, redis, key, logger } = p.services;
+  const result = await applyBootstrap(store, config.bootstrap, p.catalog.map((c) => c.id), { production: config.env === 'production' });
+  logger.info({ ...result }, 'bootstrap applied');
+  const issuer = config.publicUrl;
+  const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds });
+  const clients = new ClientAuthenticator(store, redis, key, { issuer, tokenEndpoint: `${issuer}/oauth2/token`, clockToleranceSeconds: config.clockToleranceSeconds });
+  const apis: MountedApi[] = [await buildApi(adminApi({ store, keyring: p.keyring, catalog: () => p.catalog }), { adminToken: adminSecurity(config.adminToken) }, async () => {})];
+  for (const { cap, runtime } of p.runtimes) {
+    const { openId, admission } = clientSecurity(access, limits, cap.id);
+    for (const api of runtime.apis) apis.push(await buildApi(api, { openId }, admission));
+  }
+  const scopes = new Map(p.catalog.map((c) => [c.id, c.scopes] as const));
+  const oauth = tokenRouter(
+    { store, keyring: p.keyring, clients },
+    { issuer, audience: issuer, accessTokenTtlSeconds: config.accessTokenTtlSeconds, bodyLimitBytes: config.bodyLimitBytes, capabilityScopes: () => scopes },
+  );
+  return createApp({
+    logger,
+    metrics: p.metrics,
+    store,
+    bodyLimitBytes: config.bodyLimitBytes,
+    apis,
+    oauth,
+    readiness: p.readiness,
+    beforeScrape: p.scrapeQueues,
+    draining: p.draining,
+  });
+}
+
+/** Starts one BullMQ worker per queue, each on its own blocking connection. */
+function startWorkers(config: GatewayConfig, processors: ProcessorMap, logger: Logger, metrics: Metrics): WorkerPool {
+  const pool = new WorkerPool(processors, {
+    connect: () => {
+      const c = createRedis(config.redisUrl!, 'blocking', 'worker');
+      c.on('error', () => {}); // reconnects by itself; the worker logs what matters
+      return c;
+    },
+    prefix: bullPrefix(config.redisPrefix),
+    logger,
+    metrics,
+    concurrency: config.workerConcurrency,
+    closeTimeoutMs: Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)),
+  });
+  pool.start();
+  return pool;
+}
+
 /** Builds (and for the worker role, starts) a gateway process. */
 export async function createSystem(config: GatewayConfig, options: SystemOptions = {}): Promise<System> {
   const roles = options.roles ?? ['gateway', 'worker'];
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? createMetrics();
-  if (!config.redisUrl) throw new ConfigError('no Redis URL: set REDIS_URL, or start through `npm start`, which runs a private redis-server');
-  const redisUrl = config.redisUrl;
-
-  if (parseRedisUrl(redisUrl).kind === 'cluster' && !/^\{[^}]+\}/.test(config.redisPrefix)) {
-    // Multi-key commands (BullMQ's scripts, our transactions) need every key in one slot.
-    throw new ConfigError(`on Redis Cluster REDIS_PREFIX must start with a hash tag such as {eg}; got "${config.redisPrefix}"`);
-  }
-  const redis = createRedis(redisUrl, 'command', 'gateway');
-  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
-  try {
-    await waitReady(redis, redisUrl);
-    await assertNoEviction(redis);
-  } catch (err) {
-    redis.disconnect();
-    throw err;
-  }
-
+  const redis = await connectRedis(config, logger);
   const key = keyBuilder(config.redisPrefix);
-  const store = new TenancyStore(redis, key);
-  const limits = new Limits(redis, key);
   const keyring = new Keyring(redis, key, { maxTokenLifetimeSeconds: config.accessTokenTtlSeconds + config.clockToleranceSeconds + 60 });
   await keyring.init();
   const queues = new JobQueues(redis, bullPrefix(config.redisPrefix));
-  const services: PlatformServices = { config, redis, key, store, limits, queues, logger };
+  const services: PlatformServices = { config, redis, key, store: new TenancyStore(redis, key), limits: new Limits(redis, key), queues, logger };
 
   const capabilities = enabledCapabilities(options.capabilities ?? builtinCapabilities, config.bootstrap.capabilities);
   const catalog = buildCatalog(capabilities);
-  const scopeMap = new Map(catalog.map((c) => [c.id, c.scopes] as const));
   const runtimes = capabilities.map((cap) => ({ cap, runtime: cap.create(services) }));
-
-  let app: Express | undefined;
-  let workers: WorkerPool | undefined;
-  let server: Server | undefined;
-  let draining = false;
-
-  if (roles.includes('gateway')) {
-    const result = await applyBootstrap(store, config.bootstrap, [...scopeMap.keys()], { production: config.env === 'production' });
-    logger.info({ ...result }, 'bootstrap applied');
-    const access = new AccessControl(keyring, store, { issuer: config.publicUrl, audience: config.publicUrl, clockToleranceSeconds: config.clockToleranceSeconds });
-    const clients = new ClientAuthenticator(store, redis, key, {
-      issuer: config.publicUrl,
-      tokenEndpoint: `${config.publicUrl}/oauth2/token`,
-      clockToleranceSeconds: config.clockToleranceSeconds,
-    });
-    const adminCheck: SecurityCheck = async (_req, _c, req: Request) => {
-      const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-      if (!m || !safeEqual(m[1].trim(), config.adminToken)) {
-        throw new ApiError('UNAUTHENTICATED', undefined, { headers: { 'WWW-Authenticate': 'Bearer realm="exposure-gateway-admin"' } });
-      }
-    };
-    const apis: MountedApi[] = [await buildApi(adminApi({ store, keyring, catalog: () => catalog }), { adminToken: adminCheck }, async () => {})];
-    for (const { cap, runtime } of runtimes) {
-      const clientCheck: SecurityCheck = async (requirement, c: Context, req: Request, res: Response) => {
-        const claims = await access.authenticate(req.headers.authorization);
-        const requirements = (c.operation.security ?? []).map((r: Record<string, string[]>) => r.openId ?? requirement);
-        res.locals.principal = await access.authorize(claims, requirements, cap.id);
-        res.locals.capability = cap.id;
-      };
-      const admission = async (_c: Context, _req: Request, res: Response) => {
-        const principal = res.locals.principal;
-        if (!principal) return;
-        try {
-          const state = await limits.check(principal.clientId, cap.id, principal.plan);
-          for (const [name, value] of Object.entries(rateLimitHeaders(state))) res.setHeader(name, value);
-        } catch (err) {
-          if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
-          throw err;
-        }
-      };
-      for (const api of runtime.apis) apis.push(await buildApi(api, { openId: clientCheck }, admission));
-    }
-    const oauth = tokenRouter(
-      { store, keyring, clients },
-      {
-        issuer: config.publicUrl,
-        audience: config.publicUrl,
-        accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-        bodyLimitBytes: config.bodyLimitBytes,
-        capabilityScopes: () => scopeMap,
-      },
-    );
-    app = createApp({
-      logger,
-      metrics,
-      store,
-      bodyLimitBytes: config.bodyLimitBytes,
-      apis,
-      oauth,
-      readiness: () => readiness(),
-      beforeScrape: () => scrapeQueues(),
-      draining: () => draining,
-    });
-  }
-
   const processors: ProcessorMap = Object.assign({}, ...runtimes.map(({ runtime }) => runtime.processors ?? {}));
-  if (roles.includes('worker') && Object.keys(processors).length > 0) {
-    workers = new WorkerPool(processors, {
-      connect: () => {
-        const c = createRedis(redisUrl, 'blocking', 'worker');
-        c.on('error', () => {});
-        return c;
-      },
-      prefix: bullPrefix(config.redisPrefix),
-      logger,
-      metrics,
-      concurrency: config.workerConcurrency,
-      closeTimeoutMs: Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)),
-    });
-    workers.start();
-  }
   const queueNames = [...new Set(Object.keys(processors).map(queueOf))];
   // Open every queue now, while Redis is known to be up, so no request ever waits on a queue's first connection.
   for (const name of queueNames) queues.queue(name);
 
-  async function scrapeQueues(): Promise<void> {
-    const counts = await withDeadline(queues.counts(queueNames), 2000, 'queue counts');
-    for (const [queue, byState] of Object.entries(counts)) {
-      for (const [state, n] of Object.entries(byState)) metrics.queueDepth.set({ queue, state }, n);
-    }
-  }
+  let draining = false;
+  let server: Server | undefined;
+  const workers = roles.includes('worker') && queueNames.length > 0 ? startWorkers(config, processors, logger, metrics) : undefined;
 
   async function readiness(): Promise<Readiness> {
     const checks: Record<string, string> = {};
@@ -200,8 +175,27 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   }
 
+  async function scrapeQueues(): Promise<void> {
+    const counts = await withDeadline(queues.counts(queueNames), 2000, 'queue counts');
+    for (const [queue, byState] of Object.entries(counts)) {
+      for (const [state, n] of Object.entries(byState)) metrics.queueDepth.set({ queue, state }, n);
+    }
+  }
+
+  let app: Express | undefined;
+  try {
+    if (roles.includes('gateway')) {
+      app = await buildGateway({ services, keyring, metrics, catalog, runtimes, readiness, scrapeQueues, draining: () => draining });
+    }
+  } catch (err) {
+    await workers?.close();
+    await queues.close();
+    redis.disconnect();
+    throw err;
+  }
+
   let closing: Promise<void> | undefined;
-  const system: System = {
+  return {
     config,
     services,
     catalog,
@@ -221,31 +215,28 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
           resolve();
         });
       });
+      s.keepAliveTimeout = 5000;
       server = s;
-      server.keepAliveTimeout = 5000;
-      return server;
+      return s;
     },
     close() {
       closing ??= (async () => {
         draining = true;
-        const deadline = config.shutdownTimeoutMs;
-        const onError = (step: string, err: unknown) => logger.warn({ step, err: (err as Error)?.message }, 'shutdown step failed');
         await runCleanups(
           [
-            ['http', () => drainHttp(server, Math.floor(deadline / 2))],
+            ['http', () => drainHttp(server, Math.floor(config.shutdownTimeoutMs / 2))],
             ['workers', () => workers?.close()],
             ['queues', () => queues.close()],
             ['redis', () => redis.quit().catch(() => redis.disconnect())],
           ],
-          deadline,
-          onError,
+          config.shutdownTimeoutMs,
+          (step, err) => logger.warn({ step, err: (err as Error)?.message }, 'shutdown step failed'),
         );
         redis.disconnect();
       })();
       return closing;
     },
   };
-  return system;
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */

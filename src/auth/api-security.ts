@@ -1,0 +1,42 @@
+import type { Request, Response } from 'express';
+import type { Context } from 'openapi-backend';
+import { ApiError } from '../http/errors.ts';
+import type { AdmissionCheck, SecurityCheck } from '../http/api-router.ts';
+import { rateLimitHeaders, type Limits } from '../tenancy/limits.ts';
+import type { AccessControl } from './access.ts';
+import { safeEqual } from './secrets.ts';
+
+/**
+ * The `openId` security scheme of a capability's APIs: the client's token, the operation's scopes
+ * and the subscription to `capability`; then, once authorised, the subscription plan's rate and quota.
+ */
+export function clientSecurity(access: AccessControl, limits: Limits, capability: string): { openId: SecurityCheck; admission: AdmissionCheck } {
+  const openId: SecurityCheck = async (_requirement, c: Context, req: Request, res: Response) => {
+    const claims = await access.authenticate(req.headers.authorization);
+    const requirements = (c.operation.security ?? []).flatMap((r: Record<string, string[]>) => (r.openId ? [r.openId] : []));
+    res.locals.principal = await access.authorize(claims, requirements, capability);
+    res.locals.capability = capability;
+  };
+  const admission: AdmissionCheck = async (_c: Context, _req: Request, res: Response) => {
+    const principal = res.locals.principal;
+    if (!principal) return;
+    try {
+      const state = await limits.check(principal.clientId, capability, principal.plan);
+      for (const [name, value] of Object.entries(rateLimitHeaders(state))) res.setHeader(name, value);
+    } catch (err) {
+      if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+      throw err;
+    }
+  };
+  return { openId, admission };
+}
+
+/** The `adminToken` scheme of the operator API: a bearer token compared in constant time. */
+export function adminSecurity(adminToken: string): SecurityCheck {
+  return async (_requirement, _c, req: Request) => {
+    const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    if (!m || !safeEqual(m[1].trim(), adminToken)) {
+      throw new ApiError('UNAUTHENTICATED', undefined, { headers: { 'WWW-Authenticate': 'Bearer realm="exposure-gateway-admin"' } });
+    }
+  };
+}
