@@ -66,3 +66,20 @@ describe('health, readiness, metrics and logs', () => {
     assert.ok(!gw.logs.raw.includes(token), 'access token never logged');
   });
 });
+
+describe('requests refused before routing are still observed', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway();
+  });
+  after(() => gw.close());
+
+  it('a bad x-correlator and a failed token request are logged and counted', async () => {
+    await gw.http.get('/healthz').set('x-correlator', 'bad value');
+    await gw.http.post('/oauth2/token').auth('acme-app', 'wrong').type('form').send({ grant_type: 'client_credentials' });
+    assert.ok(gw.logs.lines.some((l) => l.msg === 'request' && l.status === 400 && l.path === '/healthz'));
+    const metrics = await gw.http.get('/metrics');
+    assert.match(metrics.text, /gateway_http_requests_total\{operation="oauth2.token",method="POST",status_code="401"\} 1/);
+    assert.match(metrics.text, /gateway_http_requests_total\{operation="unmatched",method="GET",status_code="400"\} 1/);
+  });
+});

@@ -38,7 +38,8 @@ export function tokenRouter(deps: { store: TenancyStore; keyring: Keyring; clien
 
   router.post(
     '/oauth2/token',
-    (req: Request, _res: Response, next: NextFunction) => {
+    (req: Request, res: Response, next: NextFunction) => {
+      res.locals.operation = 'oauth2.token';
       const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
       if (type !== 'application/x-www-form-urlencoded') {
         return next(new OAuthError('invalid_request', 'the token request must be application/x-www-form-urlencoded'));
@@ -55,7 +56,6 @@ export function tokenRouter(deps: { store: TenancyStore; keyring: Keyring; clien
         }
         const params = body as Record<string, string | undefined>;
         const { application, method } = await deps.clients.authenticate({ authorization: req.headers.authorization, ...params });
-        res.locals.operation = 'oauth2.token';
         if (!params.grant_type) throw new OAuthError('invalid_request', 'grant_type is required');
         if (params.grant_type !== 'client_credentials') {
           throw new OAuthError('unsupported_grant_type', `grant_type ${params.grant_type} is not supported`);

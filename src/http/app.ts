@@ -33,7 +33,6 @@ export interface AppDeps {
 function observe(deps: AppDeps) {
   return function observeRequest(req: Request, res: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();
-    res.locals.log = deps.logger.child({ correlator: res.locals.correlator });
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const operation = res.locals.operation ?? 'unmatched';
@@ -41,7 +40,7 @@ function observe(deps: AppDeps) {
       deps.metrics.httpRequests.inc(labels);
       deps.metrics.httpDuration.observe(labels, seconds);
       const principal = res.locals.principal;
-      res.locals.log.info(
+      (res.locals.log ?? deps.logger.child({ correlator: res.locals.correlator })).info(
         { method: req.method, path: req.path, operation, status: res.statusCode, ms: Math.round(seconds * 1000), clientId: principal?.clientId },
         'request',
       );
@@ -54,7 +53,7 @@ function observe(deps: AppDeps) {
 }
 
 /**
- * The gateway's HTTP application. Order: x-correlator → drain guard → observation → health →
+ * The gateway's HTTP application. Order: observation → x-correlator → drain guard → health →
  * OAuth2 → raw body (size-limited) → the API whose base path matches → 404 → error body.
  */
 export function createApp(deps: AppDeps): Express {
@@ -63,13 +62,17 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  app.use(observe(deps));
   app.use(xCorrelator());
+  app.use(function bindLogger(_req: Request, res: Response, next: NextFunction) {
+    res.locals.log = deps.logger.child({ correlator: res.locals.correlator });
+    next();
+  });
   app.use(function drainGuard(_req: Request, res: Response, next: NextFunction) {
     if (!deps.draining()) return next();
     res.setHeader('Connection', 'close');
     next(new ApiError('UNAVAILABLE', 'the gateway is shutting down; retry', { headers: { 'Retry-After': '1' } }));
   });
-  app.use(observe(deps));
 
   app.get('/healthz', (_req, res) => {
     res.locals.operation = 'healthz';
