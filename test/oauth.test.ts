@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, generateKeyPair, exportJWK, createLocalJWKSet, jwtVerify, decodeProtectedHeader, base64url, type CryptoKey, type JWK } from 'jose';
 import { ADMIN_TOKEN, PUBLIC_URL, startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -126,6 +128,35 @@ describe('OAuth2 token endpoint', () => {
         const c = await registerKeyClient(gw, alg);
         const res = await withAssertion(await assertion(c));
         assert.equal(res.status, 200, `${alg}: ${res.text}`);
+      }
+    });
+
+    it('fetches the keys of a client registered with a JWKS URI', async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+      let fetched = 0;
+      const server = createServer((_req, res) => {
+        fetched++;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(jwks));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const clientId = `uri-client-${randomUUID().slice(0, 6)}`;
+        const jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+        const created = await gw.http
+          .post('/admin/v1/tenants/acme/applications')
+          .set('Authorization', `Bearer ${ADMIN_TOKEN}`)
+          .send({ clientId, name: 'uri client', jwksUri, clientSecret: false });
+        assert.equal(created.status, 201, created.text);
+        const client = { clientId, privateKey, alg: 'ES256' };
+        assert.equal((await withAssertion(await assertion(client))).status, 200);
+        assert.equal((await withAssertion(await assertion(client))).status, 200);
+        assert.equal(fetched, 1, 'the JWKS is cached between assertions');
+        const { privateKey: other } = await generateKeyPair('ES256');
+        assertOAuthError(await withAssertion(await assertion({ ...client, privateKey: other })), 401, 'invalid_client');
+      } finally {
+        server.close();
       }
     });
 
