@@ -1,0 +1,99 @@
+/**
+ * Delivers bearer events to their `notifyUrl` with `POST`, off the request path: the API never
+ * waits for it. Events of one bearer go out in order; an unreachable receiver is retried with
+ * back-off, then the event is dropped and reported.
+ */
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BearerEvent } from './types.ts';
+
+export interface NotifierOptions {
+  /** Attempts after the first one. @defaultValue 3 */
+  retries: number;
+  /** Wait before the first retry; doubles each time. @defaultValue 200 */
+  retryDelayMs: number;
+  /** Per attempt. @defaultValue 5000 */
+  timeoutMs: number;
+  /** Called when an event is given up. @defaultValue nothing */
+  onDropped: (event: BearerEvent, url: string, reason: string) => void;
+}
+
+export const NOTIFIER_DEFAULTS: Readonly<NotifierOptions> = { retries: 3, retryDelayMs: 200, timeoutMs: 5000, onDropped: () => {} };
+
+/** POSTs `body` and resolves with the status code; rejects when the receiver cannot be reached. */
+function post(url: string, body: string, signal: AbortSignal, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        signal,
+        timeout: timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export class Notifier {
+  private readonly options: NotifierOptions;
+  /** The tail of each bearer's delivery chain. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private abort = new AbortController();
+
+  constructor(options: Partial<NotifierOptions> = {}) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...NOTIFIER_DEFAULTS, ...given };
+  }
+
+  /** Queues `event` behind the earlier events of the same bearer; returns at once. */
+  send(event: BearerEvent, url: string): void {
+    const { signal } = this.abort;
+    const previous = this.chains.get(event.bearerId) ?? Promise.resolve();
+    const next = previous.then(() => this.deliver(event, url, signal));
+    this.chains.set(event.bearerId, next);
+    void next.then(() => {
+      if (this.chains.get(event.bearerId) === next) this.chains.delete(event.bearerId);
+    });
+  }
+
+  /** Drops every queued and in-flight delivery. */
+  cancelAll(): void {
+    this.abort.abort();
+    this.abort = new AbortController();
+    this.chains.clear();
+  }
+
+  /** Number of bearers with deliveries still under way. */
+  get pending(): number {
+    return this.chains.size;
+  }
+
+  private async deliver(event: BearerEvent, url: string, signal: AbortSignal): Promise<void> {
+    const { retries, retryDelayMs, timeoutMs, onDropped } = this.options;
+    const body = JSON.stringify(event);
+    let reason = '';
+    for (let attempt = 0; attempt <= retries && !signal.aborted; attempt++) {
+      try {
+        if (attempt > 0) await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { signal });
+        const status = await post(url, body, signal, timeoutMs);
+        if (status < 300) return;
+        reason = `HTTP ${status}`;
+        // A 4xx will not change by asking again; 5xx and 429 may.
+        if (status < 500 && status !== 429) break;
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+    }
+    if (!signal.aborted) onDropped(event, url, reason);
+  }
+}

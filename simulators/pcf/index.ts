@@ -1,0 +1,140 @@
+/**
+ * A PCF simulator serving Npcf_PolicyAuthorization (TS 29.514, API v1) over h2c on 127.0.0.1, backed
+ * by the bearer controller's HTTP/1.1 Subscriber and Bearer APIs. A gateway's N5 adapter talks to it
+ * exactly as to a real PCF.
+ *
+ * ```ts
+ * const pcf = await startPcf({ bearerControllerUrl: 'http://127.0.0.1:9101' });
+ * // POST `${pcf.url}/npcf-policyauthorization/v1/app-sessions` ...
+ * await pcf.stop();  // connections refused
+ * await pcf.start(); // same port again
+ * await pcf.close();
+ * ```
+ */
+import { BearerClient } from './bearer-client.ts';
+import { listenForBearerEvents } from './bearer-events.ts';
+import { FlowController } from './flows.ts';
+import { PolicyAuthorization } from './handlers.ts';
+import { errorText } from './log.ts';
+import { Notifier } from './notifier.ts';
+import { resolveOptions, type PcfOptions } from './options.ts';
+import { PolicyEngine } from './policy.ts';
+import { SbiServer } from './sbi-server.ts';
+import { AppSessionStore, type AppSessionSnapshot } from './store.ts';
+import { TaskSet } from './tasks.ts';
+import { RequestValidator } from './validate.ts';
+
+export type { PcfOptions, QosReferenceEntry, PlanPolicy, CallbackProtocol } from './options.ts';
+export { DEFAULT_QOS_REFERENCES, DEFAULT_PLANS } from './options.ts';
+export type { AppSessionSnapshot } from './store.ts';
+export type { LogEntry, PcfLogger } from './log.ts';
+
+export interface PcfHandle {
+  /** `http://127.0.0.1:PORT`, the apiRoot unless `apiRoot` was given. */
+  readonly url: string;
+  readonly port: number;
+  /** Where the bearer controller must POST bearer events (`…/bearer-events`). */
+  readonly bearerEventsUrl: string;
+  /** `anchors:<dir>` when requests are validated against the 3GPP schemas, else `structural`. */
+  readonly validation: string;
+  /** Is the SBI listener accepting connections? */
+  readonly running: boolean;
+  /** Stops the SBI listener: new connections are refused, open ones are dropped. State is kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+  /** The app session contexts that exist now (for tests and operators; not part of TS 29.514). */
+  appSessions(): AppSessionSnapshot[];
+  /** Stops everything; idempotent, bounded in time even when a step fails. */
+  close(): Promise<void>;
+}
+
+const CLOSE_STEP_MS = 3000;
+
+export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
+  const o = resolveOptions(options);
+  const log = o.log;
+  const tasks = new TaskSet(o.timeScale, log);
+  const store = new AppSessionStore();
+  const bearers = new BearerClient(o.bearerControllerUrl);
+  const notifier = new Notifier({ log, tasks, attempts: Math.max(1, o.notifyAttempts), protocolOf: o.callbackProtocol });
+  let eventsUrl = '';
+  const flows = new FlowController({ store, bearers, notifier, tasks, log, bearerEventsUrl: () => eventsUrl });
+  const listener = await listenForBearerEvents(o.bearerEventsPort, (token, event) => flows.onBearerEvent(token, event));
+  eventsUrl = listener.baseUrl;
+
+  let port = o.port;
+  const validator = new RequestValidator(o.anchorsDir, log);
+  const api = new PolicyAuthorization({
+    store,
+    validator,
+    policy: new PolicyEngine(o.qosReferences, o.plans),
+    flows,
+    bearers,
+    log,
+    apiRoot: () => o.apiRoot ?? `http://127.0.0.1:${port}`,
+    supportedFeatures: o.supportedFeatures,
+  });
+  const sbi = new SbiServer(api, log);
+  try {
+    port = await sbi.listen(port);
+    if (o.startStopped) await sbi.stop();
+  } catch (err) {
+    await listener.close();
+    bearers.close();
+    throw err;
+  }
+  log({ level: 'info', msg: o.startStopped ? 'PCF ready (SBI listener stopped)' : 'PCF listening', url: `http://127.0.0.1:${port}`, bearerEvents: eventsUrl, bearerController: o.bearerControllerUrl });
+
+  let closing: Promise<void> | undefined;
+  let starting: Promise<unknown> | undefined;
+  const steps: Array<[string, () => Promise<void> | void]> = [
+    ['SBI listener', () => sbi.stop()],
+    ['bearer event listener', () => listener.close()],
+    ['background work', () => tasks.close(CLOSE_STEP_MS)],
+    ['AF connections', () => notifier.close()],
+    ['bearer controller connections', () => bearers.close()],
+  ];
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    bearerEventsUrl: eventsUrl,
+    validation: validator.mode,
+    get running() {
+      return sbi.listening;
+    },
+    async stop() {
+      await sbi.stop();
+      log({ level: 'info', msg: 'PCF SBI listener stopped', port });
+    },
+    async start() {
+      if (closing) throw new Error('the PCF simulator is closed');
+      if (sbi.listening) return;
+      starting ??= sbi.listen(port).finally(() => (starting = undefined));
+      await starting;
+      log({ level: 'info', msg: 'PCF SBI listener started', port });
+    },
+    appSessions: () => store.snapshot(),
+    close() {
+      closing ??= (async () => {
+        for (const [name, step] of steps) {
+          try {
+            await withDeadline(Promise.resolve().then(step), CLOSE_STEP_MS);
+          } catch (err) {
+            log({ level: 'warn', msg: `closing ${name} failed`, err: errorText(err) });
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
