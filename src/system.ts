@@ -19,9 +19,11 @@ import { queueOf, type ProcessorMap } from './jobs/registry.ts';
 import { buildApi, type MountedApi } from './http/api-router.ts';
 import { createApp, type Readiness } from './http/app.ts';
 import { adminApi } from './admin/handlers.ts';
+import { Notifier } from './notify/index.ts';
 import { buildCatalog, type CatalogEntry } from './capabilities/catalog.ts';
 import { builtinCapabilities } from './capabilities/index.ts';
 import type { Capability, CapabilityRuntime, PlatformServices } from './capabilities/types.ts';
+import { connectSouthbound, type ConnectedSouthbound } from './southbound.ts';
 
 export interface SystemOptions {
   /** Which parts run in this process. @defaultValue gateway and worker */
@@ -97,7 +99,8 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
   const issuer = config.publicUrl;
   const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds });
   const clients = new ClientAuthenticator(store, redis, key, { issuer, tokenEndpoint: `${issuer}/oauth2/token`, clockToleranceSeconds: config.clockToleranceSeconds });
-  const apis: MountedApi[] = [await buildApi(adminApi({ store, keyring: p.keyring, catalog: () => p.catalog }), { adminToken: adminSecurity(config.adminToken) }, async () => {})];
+  const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier });
+  const apis: MountedApi[] = [await buildApi(admin, { adminToken: adminSecurity(config.adminToken) }, async () => {})];
   for (const { cap, runtime } of p.runtimes) {
     const { openId, admission } = clientSecurity(access, limits, cap.id);
     for (const api of runtime.apis) apis.push(await buildApi(api, { openId }, admission));
@@ -148,12 +151,23 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   const keyring = new Keyring(redis, key, { maxTokenLifetimeSeconds: config.accessTokenTtlSeconds + config.clockToleranceSeconds + 60 });
   await keyring.init();
   const queues = new JobQueues(redis, bullPrefix(config.redisPrefix));
-  const services: PlatformServices = { config, redis, key, store: new TenancyStore(redis, key), limits: new Limits(redis, key), queues, logger };
+  const store = new TenancyStore(redis, key);
+  const notifier = new Notifier({ config, redis, key, store, queues, keyring, logger });
+  // The network is reached through its adapters; only the worker role receives its notifications.
+  let southbound: ConnectedSouthbound | undefined;
+  try {
+    southbound = config.network ? await connectSouthbound(config.network, { listen: roles.includes('worker') }) : undefined;
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const services: PlatformServices = { config, redis, key, store, limits: new Limits(redis, key), queues, logger, notifier, southbound };
 
   const capabilities = enabledCapabilities(options.capabilities ?? builtinCapabilities, config.bootstrap.capabilities);
   const catalog = buildCatalog(capabilities);
   const runtimes = capabilities.map((cap) => ({ cap, runtime: cap.create(services) }));
-  const processors: ProcessorMap = Object.assign({}, ...runtimes.map(({ runtime }) => runtime.processors ?? {}));
+  for (const { runtime } of runtimes) await runtime.init?.();
+  const processors: ProcessorMap = Object.assign(notifier.processors(), ...runtimes.map(({ runtime }) => runtime.processors ?? {}));
   const queueNames = [...new Set(Object.keys(processors).map(queueOf))];
   // Open every queue now, while Redis is known to be up, so no request ever waits on a queue's first connection.
   for (const name of queueNames) queues.queue(name);
@@ -184,12 +198,19 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
 
   let app: Express | undefined;
   try {
+    // The sweeper that recovers deliveries whose worker died runs wherever workers do, and so
+    // does each capability's background work (network event intake, recovery loops).
+    if (workers) {
+      await notifier.start();
+      for (const { runtime } of runtimes) runtime.startBackground?.();
+    }
     if (roles.includes('gateway')) {
       app = await buildGateway({ services, keyring, metrics, catalog, runtimes, readiness, scrapeQueues, draining: () => draining });
     }
   } catch (err) {
     await workers?.close();
     await queues.close();
+    await southbound?.close();
     redis.disconnect();
     throw err;
   }
@@ -225,7 +246,9 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
         await runCleanups(
           [
             ['http', () => drainHttp(server, Math.floor(config.shutdownTimeoutMs / 2))],
+            ['background', () => Promise.all(runtimes.map(({ runtime }) => runtime.stopBackground?.()))],
             ['workers', () => workers?.close()],
+            ['southbound', () => southbound?.close()],
             ['queues', () => queues.close()],
             ['redis', () => redis.quit().catch(() => redis.disconnect())],
           ],

@@ -3,6 +3,7 @@ import type { CatalogEntry } from '../capabilities/catalog.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Plan, Status } from '../tenancy/types.ts';
 import type { Keyring } from '../auth/keyring.ts';
+import type { Notifier } from '../notify/index.ts';
 import { ApiError } from '../http/errors.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +12,7 @@ export const ADMIN_DOCUMENT = fileURLToPath(new URL('../../openapi/admin.yaml', 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 
 /** The operator API (`openapi/admin.yaml`). */
-export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[] }): ApiDefinition {
+export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[]; notifier?: Notifier }): ApiDefinition {
   const { store, keyring } = deps;
   const known = (capability: string) => {
     if (!deps.catalog().some((c) => c.id === capability)) throw new ApiError('NOT_FOUND', `no capability ${capability} in the catalog`);
@@ -36,7 +37,9 @@ export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog:
     suspendTenant: async (req) => ok(await store.setTenantStatus(req.params.tenantId, 'SUSPENDED')),
     resumeTenant: async (req) => ok(await store.setTenantStatus(req.params.tenantId, 'ACTIVE')),
     listApplications: async (req) => ok(await store.listApplications(req.params.tenantId)),
-    createApplication: async (req: ApiRequest<{ clientId?: string; name: string; jwks?: never; jwksUri?: string; notificationHosts?: string[]; clientSecret?: boolean }>) => {
+    createApplication: async (
+      req: ApiRequest<{ clientId?: string; name: string; jwks?: never; jwksUri?: string; notificationHosts?: string[]; sinkTokenEndpoint?: string; sinkClientId?: string; clientSecret?: boolean }>,
+    ) => {
       const { clientSecret: wantSecret, ...rest } = req.body;
       const { application, clientSecret } = await store.createApplication(req.params.tenantId, { ...rest, secret: wantSecret ?? true });
       return ok({ ...application, ...(clientSecret ? { clientSecret } : {}) }, 201);
@@ -75,6 +78,16 @@ export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog:
     resumeSubscription: setSubscriptionStatus('ACTIVE'),
     listSigningKeys: async () => ok((await keyring.jwks()).keys.map((k) => ({ kid: k.kid, alg: k.alg }))),
     rotateSigningKey: async () => ok({ kid: await keyring.rotate() }),
+    listDeadLetters: async (req) =>
+      ok((await deps.notifier?.deadLetters({ clientId: req.query.clientId as string | undefined, limit: Number(req.query.limit ?? 100) })) ?? []),
+    retryDeadLetter: async (req) => {
+      if (!(await deps.notifier?.retryDeadLetter(req.params.deadLetterId))) throw new ApiError('NOT_FOUND', `no dead letter ${req.params.deadLetterId}`);
+      return { status: 202 };
+    },
+    dropDeadLetter: async (req) => {
+      if (!(await deps.notifier?.dropDeadLetter(req.params.deadLetterId))) throw new ApiError('NOT_FOUND', `no dead letter ${req.params.deadLetterId}`);
+      return { status: 204 };
+    },
   };
   return { document: ADMIN_DOCUMENT, handlers };
 }

@@ -1,5 +1,6 @@
 import type { Capability } from './types.ts';
 import { echoCapability } from './echo/index.ts';
+import { qualityOnDemand } from './qod/index.ts';
 
 /** Every capability this gateway ships; the bootstrap's `capabilities` list picks which run. */
-export const builtinCapabilities: readonly Capability[] = [echoCapability];
+export const builtinCapabilities: readonly Capability[] = [echoCapability, qualityOnDemand];

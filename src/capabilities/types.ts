@@ -6,6 +6,14 @@ import type { JobQueues } from '../jobs/queues.ts';
 import type { ProcessorMap } from '../jobs/registry.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Limits } from '../tenancy/limits.ts';
+import type { Notifier } from '../notify/index.ts';
+import type { QosController, SubscriberIdentity } from '../../adapters/ports.ts';
+
+/** The network behind the gateway, through the southbound ports (adapters/ports.ts). */
+export interface Southbound {
+  qos: QosController;
+  identity: SubscriberIdentity;
+}
 
 /** What an operation handler returns; the HTTP layer writes it. Handlers never touch `res`. */
 export interface Reply {
@@ -48,12 +56,21 @@ export interface PlatformServices {
   limits: Limits;
   queues: JobQueues;
   logger: Logger;
+  /** CloudEvents delivery to clients' sinks. */
+  notifier: Notifier;
+  /** Absent in processes that do not talk to the network (and in tests of capabilities that need none). */
+  southbound?: Southbound;
 }
 
 /** What a capability contributes to a running system. */
 export interface CapabilityRuntime {
   apis: ApiDefinition[];
   processors?: ProcessorMap;
+  /** Runs once at start-up, before requests are served (seed configuration; idempotent). */
+  init?(): Promise<void>;
+  /** Starts background work in the worker role (event intake, recovery loops). */
+  startBackground?(): void;
+  stopBackground?(): Promise<void>;
 }
 
 /**

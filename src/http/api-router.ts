@@ -2,7 +2,7 @@ import { OpenAPIBackend, type Context } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import { ApiError } from './errors.ts';
-import { basePathOf, loadDocument } from './openapi.ts';
+import { basePathOf, loadDocument, operationsOf } from './openapi.ts';
 import type { ApiDefinition, ApiRequest, Reply } from '../capabilities/types.ts';
 
 /**
@@ -120,7 +120,9 @@ export async function buildApi(
       return ajv;
     },
   });
-  for (const scheme of Object.keys(definition.components?.securitySchemes ?? {})) {
+  // Schemes that only callbacks use (a sink's bearer token) guard nothing served here.
+  const used = new Set([...(definition.security ?? []), ...Object.values(definition.paths).flatMap((item) => Object.values(item).flatMap((op: any) => op?.security ?? []))].flatMap((r: Record<string, string[]>) => Object.keys(r)));
+  for (const scheme of Object.keys(definition.components?.securitySchemes ?? {}).filter((s) => used.has(s))) {
     const check = security[scheme];
     if (!check) throw new Error(`${api.document}: no security handler for scheme "${scheme}"`);
     backend.registerSecurityHandler(scheme, async (c: Context, req: Request, res: Response) => {
@@ -157,7 +159,12 @@ export async function buildApi(
     },
     postResponseHandler: (c: Context) => c.response,
   });
-  for (const [operationId, handler] of Object.entries(api.handlers)) {
+  // Handlers may serve several documents of a capability; each document takes its own operations,
+  // and every operation it declares must have one.
+  const declared = operationsOf(definition).map((o) => String(o.operation.operationId));
+  const missing = declared.filter((id) => !api.handlers[id]);
+  if (missing.length) throw new Error(`${api.document}: no handler for ${missing.join(', ')}`);
+  for (const [operationId, handler] of Object.entries(api.handlers).filter(([id]) => declared.includes(id))) {
     backend.register(operationId, (c: Context, _req: Request, res: Response) => {
       const request: ApiRequest = {
         params: c.request.params as Record<string, string>,

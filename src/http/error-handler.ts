@@ -22,14 +22,15 @@ function fromBodyParser(err: { type?: string; status?: number }): ApiError | und
 
 /**
  * The one place that writes CAMARA error bodies `{status, code, message}`. Known errors keep their
- * code; Redis being unreachable is 503 UNAVAILABLE (the client may retry); anything else is a bug,
+ * code; Redis or a southbound dependency being unreachable (errors marked `unavailable`) is 503
+ * UNAVAILABLE (the client may retry); anything else is a bug,
  * logged with its stack and answered with a generic 500 that reveals nothing.
  */
 export function errorHandler(logger: Logger) {
   return function writeError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
-    else if (isRedisUnavailable(err)) {
+    else if (isRedisUnavailable(err) || (err as { unavailable?: unknown })?.unavailable === true) {
       apiError = new ApiError('UNAVAILABLE', 'the service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
     } else {
       apiError = fromBodyParser(err as { type?: string }) ?? new ApiError('INTERNAL', 'internal error');

@@ -15,6 +15,10 @@ const catalog = new Map<string, ErrorSpec>(
   Object.entries({
     INVALID_ARGUMENT: { status: 400, message: 'Client specified an invalid argument, request body or query param.' },
     OUT_OF_RANGE: { status: 400, message: 'Client specified an invalid range.' },
+    // Sink and sinkCredential of an event subscription (CAMARA_common.yaml, Event Subscription guide).
+    INVALID_SINK: { status: 400, message: 'sink not valid for the specified protocol' },
+    INVALID_CREDENTIAL: { status: 400, message: 'The sink credential is not valid.' },
+    INVALID_TOKEN: { status: 400, message: 'Only an unexpired bearer access token is supported.' },
     UNAUTHENTICATED: {
       status: 401,
       message: 'Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required.',
@@ -37,6 +41,7 @@ const catalog = new Map<string, ErrorSpec>(
     MISSING_IDENTIFIER: { status: 422, message: 'The device cannot be identified.' },
     UNSUPPORTED_IDENTIFIER: { status: 422, message: 'The identifier provided is not supported.' },
     UNNECESSARY_IDENTIFIER: { status: 422, message: 'The device is already identified by the access token.' },
+    PRIVATE_KEY_JWT_NOT_CONFIGURED: { status: 422, message: 'No token endpoint and client id configured for PRIVATE_KEY_JWT authentication.' },
     QUOTA_EXCEEDED: { status: 429, message: 'Out of resource quota.' },
     TOO_MANY_REQUESTS: { status: 429, message: 'Rate limit reached.' },
     INTERNAL: { status: 500, message: 'Unknown server error. Typically a server bug.' },

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import type { BootstrapDocument } from '../tenancy/bootstrap.ts';
+import { endpointsFromEnv, type NetworkEndpoints } from '../southbound.ts';
 
 export type Role = 'gateway' | 'worker' | 'simulators';
 export const ALL_ROLES: readonly Role[] = ['gateway', 'worker', 'simulators'];
@@ -42,6 +43,11 @@ export interface GatewayConfig {
   bootstrapPath: string;
   /** The parsed bootstrap document. */
   bootstrap: BootstrapDocument;
+  /**
+   * Where the network is (`PCF_URL`, `SUBSCRIBER_API_URL`, `N5_CALLBACK_PORT`, `N5_CALLBACK_URL`).
+   * Unset: `npm start` runs the simulated network and fills this in.
+   */
+  network?: NetworkEndpoints;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +137,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<GatewayCon
     workerConcurrency: intFrom(env, 'WORKER_CONCURRENCY', 50),
     bootstrapPath,
     bootstrap: overrides.bootstrap ?? loadBootstrap(bootstrapPath, env),
+    network: endpointsFromEnv(env),
     ...overrides,
   };
   return config;

@@ -35,6 +35,8 @@ export interface ProcessorContext {
   jobId: string;
   /** 1 on the first try. */
   attempt: number;
+  /** How many tries the job has in all; on the last one a processor settles instead of throwing. */
+  attemptsAllowed: number;
   /** Aborted when the worker cancels the job or shuts down; pass it to I/O. */
   signal: AbortSignal;
   log: import('../infra/logger.ts').Logger;

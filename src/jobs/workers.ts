@@ -68,7 +68,13 @@ export class WorkerPool {
     if (!processor) throw new UnknownJobError(job.name);
     const end = this.options.metrics.jobDuration.startTimer({ queue: queueName, name: job.name });
     try {
-      const result = await processor(job.data, { jobId: job.id!, attempt: job.attemptsMade + 1, signal: signal ?? new AbortController().signal, log });
+      const result = await processor(job.data, {
+        jobId: job.id!,
+        attempt: job.attemptsMade + 1,
+        attemptsAllowed: job.opts.attempts ?? 1,
+        signal: signal ?? new AbortController().signal,
+        log,
+      });
       const seconds = end({ outcome: 'completed' });
       log.debug({ attempt: job.attemptsMade + 1, ms: Math.round(seconds * 1000) }, 'job completed');
       return result;

@@ -20,6 +20,8 @@ export interface NewApplication {
   jwks?: JSONWebKeySet;
   jwksUri?: string;
   notificationHosts?: string[];
+  sinkTokenEndpoint?: string;
+  sinkClientId?: string;
   /** A given secret (bootstrap), `true` to generate one, `false` for key-only clients. @defaultValue true */
   secret?: string | boolean;
 }
@@ -92,6 +94,8 @@ export class TenancyStore {
     if (clientSecret) fields.secretHash = await hashSecret(clientSecret);
     if (input.jwks) fields.jwks = JSON.stringify(input.jwks);
     if (input.jwksUri) fields.jwksUri = input.jwksUri;
+    if (input.sinkTokenEndpoint) fields.sinkTokenEndpoint = input.sinkTokenEndpoint;
+    if (input.sinkClientId) fields.sinkClientId = input.sinkClientId;
     const created = await this.createIfAbsent(this.key('app', clientId), this.key('tenant', tenantId, 'apps'), clientId, fields);
     if (!created) throw new ApiError('ALREADY_EXISTS', `application ${clientId} already exists`);
     return { application: toApplication(fields), clientSecret };
@@ -124,7 +128,14 @@ export class TenancyStore {
   async updateApplication(
     tenantId: string,
     clientId: string,
-    patch: { name?: string; jwks?: JSONWebKeySet | null; jwksUri?: string | null; notificationHosts?: string[] },
+    patch: {
+      name?: string;
+      jwks?: JSONWebKeySet | null;
+      jwksUri?: string | null;
+      notificationHosts?: string[];
+      sinkTokenEndpoint?: string | null;
+      sinkClientId?: string | null;
+    },
   ): Promise<Application> {
     await this.requireApplication(tenantId, clientId);
     const k = this.key('app', clientId);
@@ -135,6 +146,10 @@ export class TenancyStore {
     else if (patch.jwks !== undefined) multi.hset(k, 'jwks', JSON.stringify(patch.jwks));
     if (patch.jwksUri === null) multi.hdel(k, 'jwksUri');
     else if (patch.jwksUri !== undefined) multi.hset(k, 'jwksUri', patch.jwksUri);
+    for (const field of ['sinkTokenEndpoint', 'sinkClientId'] as const) {
+      if (patch[field] === null) multi.hdel(k, field);
+      else if (patch[field] !== undefined) multi.hset(k, field, patch[field]);
+    }
     await multi.exec();
     return (await this.getApplication(clientId))!;
   }
@@ -253,6 +268,8 @@ function toApplication(h: Record<string, string>): Application {
     jwks: h.jwks ? (JSON.parse(h.jwks) as JSONWebKeySet) : undefined,
     jwksUri: h.jwksUri || undefined,
     notificationHosts: h.notificationHosts ? (JSON.parse(h.notificationHosts) as string[]) : [],
+    sinkTokenEndpoint: h.sinkTokenEndpoint || undefined,
+    sinkClientId: h.sinkClientId || undefined,
     hasSecret: !!h.secretHash,
   };
 }

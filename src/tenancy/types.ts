@@ -23,6 +23,10 @@ export interface Application {
   jwksUri?: string;
   /** Hosts that notification sinks of this application may point at. */
   notificationHosts: string[];
+  /** The client's OAuth2 token endpoint, for sinks with a PRIVATE_KEY_JWT credential (pre-shared at onboarding). */
+  sinkTokenEndpoint?: string;
+  /** The client id the gateway has at that endpoint (`iss` and `sub` of its client assertions). */
+  sinkClientId?: string;
   /** True when the application can authenticate with a client secret. */
   hasSecret: boolean;
 }

@@ -12,6 +12,7 @@ import { builtinCapabilities } from '../../src/capabilities/index.ts';
 import { testRedisUrl } from './hooks.ts';
 import { contractProblems, type Exchange } from './contract.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SimulatedNetwork } from '../../simulators/index.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const PUBLIC_URL = 'http://gateway.test';
@@ -19,6 +20,7 @@ export const PUBLIC_URL = 'http://gateway.test';
 /** Two tenants, each with one application subscribed to everything; plans generous unless overridden. */
 export function testBootstrap(overrides: Partial<BootstrapDocument> = {}): BootstrapDocument {
   return {
+    capabilities: ['echo'],
     plans: { test: { rateLimit: { requests: 10_000, windowSeconds: 1 }, maxConcurrentResources: 100 } },
     tenants: [
       {
@@ -70,6 +72,8 @@ export interface TestGatewayOptions {
   redisUrl?: string;
   /** Share the Redis data of another gateway (same prefix): several processes of one deployment. */
   prefix?: string;
+  /** A simulated network to drive (Quality on Demand needs one); its capabilities are enabled too. */
+  network?: SimulatedNetwork;
   config?: Partial<GatewayConfig>;
 }
 
@@ -81,7 +85,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     {
       redisUrl: options.redisUrl ?? testRedisUrl(),
       redisPrefix: options.prefix ?? `t-${randomUUID().slice(0, 8)}`,
-      bootstrap: options.bootstrap ?? testBootstrap(),
+      bootstrap: options.bootstrap ?? testBootstrap(options.network ? { capabilities: ['echo', 'quality-on-demand'] } : {}),
+      network: options.network ? { pcfApiRoot: options.network.pcfApiRoot, subscriberApiUrl: options.network.subscriberApiUrl, n5CallbackPort: 0 } : undefined,
       shutdownTimeoutMs: 4000,
       ...options.config,
     },

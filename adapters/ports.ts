@@ -1,0 +1,106 @@
+/**
+ * The southbound ports the core calls. Adapters under `adapters/<protocol>/` implement them; the
+ * core never imports a simulator, so an adapter cannot tell a simulator from a real network.
+ */
+
+/** ARP (TS 23.501 §5.7.2.2): priority 1 (best) to 15, and the pre-emption flags. */
+export interface Arp {
+  priorityLevel: number;
+  /** May this flow pre-empt others? */
+  preemptCap: 'MAY_PREEMPT' | 'NOT_PREEMPT';
+  /** May this flow be pre-empted? */
+  preemptVuln: 'PREEMPTABLE' | 'NOT_PREEMPTABLE';
+}
+
+/** The network side of a QoS profile. Bit rates are 3GPP BitRate strings ("4 Mbps"). */
+export interface QosMapping {
+  /** Operator-defined reference the PCF maps to a policy (TS 29.514 `qosReference`). */
+  qosReference: string;
+  /** 5QI (5G) or QCI (4G) of the flow. */
+  fiveQi: number;
+  gbrUl?: string;
+  gbrDl?: string;
+  mbrUl: string;
+  mbrDl: string;
+  arp: Arp;
+}
+
+/** One QoS flow for one UE, as the core asks for it. */
+export interface QosFlowRequest {
+  /** Our id for the flow (the QoD session id); makes create idempotent. */
+  flowId: string;
+  ueIpv4?: string;
+  ueIpv6?: string;
+  /** TS 29.214 §5.3.8 IPFilterRule strings, "permit out 17 from <as> <port> to <ue> <port>". */
+  flowDescriptions: string[];
+  qos: QosMapping;
+}
+
+/** What the network reports about a flow, asynchronously. */
+export type QosFlowEventKind =
+  /** The network allocated the resources (SUCCESSFUL_RESOURCES_ALLOCATION). */
+  | 'ALLOCATED'
+  /** The network could not allocate them (FAILED_RESOURCES_ALLOCATION). */
+  | 'ALLOCATION_FAILED'
+  /** The flow is gone: pre-emption, radio-link failure, PDU session released (terminate). */
+  | 'TERMINATED'
+  /** 5G notification control: the GBR can no longer be guaranteed, or is again. */
+  | 'QOS_NOT_GUARANTEED'
+  | 'QOS_GUARANTEED';
+
+export interface QosFlowEvent {
+  flowId: string;
+  kind: QosFlowEventKind;
+  /** The network's cause, e.g. INSUFFICIENT_QOS_FLOW_RESOURCES. */
+  cause?: string;
+  /** The network's reference of the flow the event is about (to spot flows no session owns). */
+  networkRef?: string;
+  at: string;
+}
+
+/** Why the network refused a flow synchronously. */
+export type QosRefusal = 'UE_NOT_CONNECTED' | 'NOT_AUTHORIZED' | 'INVALID_REQUEST';
+
+export class QosRefusedError extends Error {
+  constructor(
+    readonly reason: QosRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QosRefusedError';
+  }
+}
+
+/** Controls QoS flows in the network (N5 to a PCF, Rx to a PCRF, ...). */
+export interface QosController {
+  /**
+   * Asks the network for a flow. Resolves once the request is authorised (not yet allocated:
+   * that comes as an ALLOCATED or ALLOCATION_FAILED event). Idempotent per `flowId`.
+   * Rejects with QosRefusedError when the network refuses, other errors when it cannot be reached.
+   */
+  create(request: QosFlowRequest): Promise<{ networkRef: string }>;
+  /** Releases a flow; releasing one that is already gone succeeds. */
+  delete(networkRef: string): Promise<void>;
+  /** Registers the handler of asynchronous flow events. */
+  onEvent(handler: (event: QosFlowEvent) => Promise<void>): void;
+  close(): Promise<void>;
+}
+
+/** A subscriber as the network knows it. */
+export interface Subscriber {
+  /** E.164 with '+'. */
+  msisdn: string;
+  ipv4?: string;
+  ipv6Prefix?: string;
+  /** False for subscribers whose plan has no QoS (IoT plans). */
+  qosEligible: boolean;
+  /** False when the UE has no data session (detached). */
+  attached: boolean;
+}
+
+/** Resolves subscribers by phone number or by the address of their data session. */
+export interface SubscriberIdentity {
+  byMsisdn(msisdn: string): Promise<Subscriber | undefined>;
+  byIpv4(address: string, port?: number): Promise<Subscriber | undefined>;
+  byIpv6(address: string): Promise<Subscriber | undefined>;
+}

@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url';
+import { defineErrors } from '../../http/errors.ts';
+import { IdempotencyStore } from '../../http/idempotency.ts';
+import type { Capability, CapabilityRuntime, PlatformServices } from '../types.ts';
+import { qodHandlers } from './handlers.ts';
+import { qodProcessors } from './jobs.ts';
+import { CAPABILITY, Lifecycle, type LifecycleOptions } from './lifecycle.ts';
+import { DEFAULT_PROFILES, ProfileStore, type QosProfileConfig } from './profiles.ts';
+import { SessionStore } from './sessions.ts';
+
+defineErrors({
+  'QUALITY_ON_DEMAND.SESSION_EXTENSION_NOT_ALLOWED': { status: 409, message: 'Extending the session duration is not allowed in the current state. The session must be in the AVAILABLE state.' },
+  'QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE': { status: 422, message: 'The requested QoS Profile is currently not available for session creation.' },
+  'QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE': { status: 400, message: 'The requested duration is out of the allowed range for the specific QoS profile.' },
+});
+
+const QOD_DOCUMENT = fileURLToPath(new URL('../../../openapi/quality-on-demand.yaml', import.meta.url));
+const PROFILES_DOCUMENT = fileURLToPath(new URL('../../../openapi/qos-profiles.yaml', import.meta.url));
+
+/** What the bootstrap YAML may say about Quality on Demand (`qualityOnDemand:`). */
+export interface QodBootstrap {
+  /** Profiles to create at start (in addition to the defaults), by name; existing ones are left as they are. */
+  qosProfiles?: QosProfileConfig[];
+  /** Seconds a session may stay REQUESTED. @defaultValue 30 */
+  requestedTimeoutSeconds?: number;
+  /** Seconds an ended session stays readable (at least 360). @defaultValue 3600 */
+  retentionSeconds?: number;
+}
+
+function create(services: PlatformServices): CapabilityRuntime {
+  const { redis, key, queues, limits, logger, config, notifier, southbound } = services;
+  if (!southbound) throw new Error('quality-on-demand needs the southbound QoS controller and subscriber identity');
+  const settings = (config.bootstrap as { qualityOnDemand?: QodBootstrap }).qualityOnDemand ?? {};
+  const options: LifecycleOptions = {
+    publicUrl: config.publicUrl,
+    requestedTimeoutMs: (settings.requestedTimeoutSeconds ?? 30) * 1000,
+    retentionSeconds: Math.max(360, settings.retentionSeconds ?? 3600),
+  };
+  const sessions = new SessionStore(redis, key);
+  const profiles = new ProfileStore(redis, key);
+  const lifecycle = new Lifecycle(sessions, queues, limits, notifier, logger.child({ capability: CAPABILITY }), options);
+  const handlers = qodHandlers({ sessions, profiles, lifecycle, limits, notifier, identity: southbound.identity, idempotency: new IdempotencyStore(redis, key), redis, key });
+  let recovery: NodeJS.Timeout | undefined;
+  return {
+    apis: [
+      { document: QOD_DOCUMENT, handlers },
+      { document: PROFILES_DOCUMENT, handlers },
+    ],
+    processors: qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos }),
+    async init() {
+      await profiles.seed([...DEFAULT_PROFILES, ...(settings.qosProfiles ?? [])]);
+    },
+    startBackground() {
+      // Network events become durable jobs at once; the flow id is the session id.
+      southbound.qos.onEvent(async (e) => {
+        await queues.add('quality-on-demand.network-event', { ...e, correlator: `network-${e.flowId}` }, { jobId: `nev-${e.flowId}-${e.kind}-${Date.parse(e.at)}` });
+      });
+      recovery = setInterval(() => void lifecycle.recoverOutbox().catch((err) => logger.warn({ err: err.message }, 'outbox recovery failed')), 1000);
+      recovery.unref();
+    },
+    async stopBackground() {
+      clearInterval(recovery);
+    },
+  };
+}
+
+export const qualityOnDemand: Capability = {
+  id: CAPABILITY,
+  title: 'Mobile acceleration (Quality on Demand)',
+  description: 'CAMARA Quality on Demand sessions and QoS Profiles: a dedicated QoS flow for a device, set up through the PCF over N5.',
+  documents: [QOD_DOCUMENT, PROFILES_DOCUMENT],
+  create,
+};

@@ -1,0 +1,157 @@
+import type { JobQueues } from '../../jobs/queues.ts';
+import type { JobData } from '../../jobs/registry.ts';
+import type { Limits } from '../../tenancy/limits.ts';
+import type { Logger } from '../../infra/logger.ts';
+import type { Notifier } from '../../notify/index.ts';
+import type { IndexOp, SessionRecord, SessionStore, StatusInfo } from './sessions.ts';
+
+export const CAPABILITY = 'quality-on-demand';
+export const EVENT_TYPE = 'org.camaraproject.quality-on-demand.v1.qos-status-changed';
+
+declare module '../../jobs/registry.ts' {
+  interface JobDataMap {
+    /** Ask the network for the session's QoS flow. */
+    'quality-on-demand.activate': { sessionId: string };
+    /** End an AVAILABLE session when its duration is over (stale when it was extended). */
+    'quality-on-demand.expire': { sessionId: string; expiresAt: number };
+    /** End a session the network never confirmed. */
+    'quality-on-demand.requested-timeout': { sessionId: string };
+    /** Release the session's flow in the network; drop a deleted session afterwards. */
+    'quality-on-demand.release': { sessionId: string; networkRef?: string };
+    /** Something the network reported about a flow. */
+    'quality-on-demand.network-event': { flowId: string; kind: string; cause?: string; networkRef?: string; at: string };
+  }
+}
+
+export interface LifecycleOptions {
+  /** Base URL of the gateway, for CloudEvents `source`. */
+  publicUrl: string;
+  /** How long a session may stay REQUESTED before it ends NETWORK_TERMINATED. @defaultValue 30 s */
+  requestedTimeoutMs: number;
+  /** How long an UNAVAILABLE session stays readable (CAMARA: at least 360 s). @defaultValue 3600 s */
+  retentionSeconds: number;
+}
+
+/**
+ * The session state machine's side effects, in one place: every transition updates the record
+ * and its indexes atomically, frees the plan slot, schedules what comes next, and tells the sink.
+ */
+export class Lifecycle {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly queues: JobQueues,
+    private readonly limits: Limits,
+    private readonly notifier: Notifier,
+    private readonly logger: Logger,
+    readonly options: LifecycleOptions,
+  ) {}
+
+  source(id: string): string {
+    return `${this.options.publicUrl}/quality-on-demand/v1/sessions/${id}`;
+  }
+
+  /** Enqueues a job of this capability with a deterministic id (a retried add is a no-op). */
+  async enqueue<N extends keyof JobDataMapOf>(name: N, data: JobData<N>, jobId: string, delayMs = 0): Promise<void> {
+    await this.queues.add(name, data, { jobId, delay: Math.max(0, delayMs) });
+  }
+
+  /**
+   * Enqueues a new session's activation and its REQUESTED time-out, then clears its outbox entry.
+   * The entry was written with the session, so a crash before this point is repaired by
+   * {@link recoverOutbox}; job ids are deterministic, so running this twice is harmless.
+   */
+  async startJobs(s: SessionRecord): Promise<void> {
+    await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`);
+    await this.enqueue('quality-on-demand.requested-timeout', { sessionId: s.id, correlator: s.correlator }, `rto-${s.id}`, s.createdAt + this.options.requestedTimeoutMs - Date.now());
+    await this.sessions.removeFromOutbox(s.id);
+  }
+
+  /** Starts the jobs of sessions whose creator died between writing them and enqueueing their jobs. */
+  async recoverOutbox(olderThanMs = 2000): Promise<number> {
+    const ids = await this.sessions.outboxBefore(Date.now() - olderThanMs);
+    for (const id of ids) {
+      const s = await this.sessions.get(id);
+      if (s) await this.startJobs(s);
+      else await this.sessions.removeFromOutbox(id);
+    }
+    return ids.length;
+  }
+
+  /** After an extension: a new expiry job at the new end; the old one is removed (and would be stale anyway). */
+  async rescheduleExpiry(before: SessionRecord, after: SessionRecord): Promise<void> {
+    await this.enqueue('quality-on-demand.expire', { sessionId: after.id, expiresAt: after.expiresAt!, correlator: after.correlator }, `exp-${after.id}-${after.expiresAt}`, after.expiresAt! - Date.now());
+    if (before.expiresAt !== after.expiresAt) await this.queues.queue(CAPABILITY).remove(`exp-${before.id}-${before.expiresAt}`).catch(() => 0);
+  }
+
+  /** Tells the session's sink about a status change, in order per session. */
+  async notify(s: SessionRecord, qosStatus: 'AVAILABLE' | 'UNAVAILABLE', statusInfo?: StatusInfo): Promise<void> {
+    if (!s.sink) return;
+    await this.notifier.enqueue({
+      clientId: s.clientId,
+      sink: s.sink,
+      sinkCredential: s.sinkCredential,
+      orderingKey: `qod:${s.id}`,
+      type: EVENT_TYPE,
+      source: this.source(s.id),
+      data: { sessionId: s.id, qosStatus, ...(statusInfo ? { statusInfo } : {}) },
+      correlator: s.correlator,
+    });
+  }
+
+  /** REQUESTED → AVAILABLE: the network allocated the flow. */
+  async available(id: string, networkRef: string | undefined, now = Date.now()): Promise<boolean> {
+    const result = await this.sessions.update(id, (cur) =>
+      cur.status !== 'REQUESTED' ? undefined : { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt: now + cur.duration * 1000, networkRef: cur.networkRef ?? networkRef } },
+    );
+    if (!result) return false;
+    const s = result.after;
+    await this.enqueue('quality-on-demand.expire', { sessionId: id, expiresAt: s.expiresAt!, correlator: s.correlator }, `exp-${id}-${s.expiresAt}`, s.expiresAt! - Date.now());
+    await this.notify(s, 'AVAILABLE');
+    this.logger.info({ sessionId: id, correlator: s.correlator }, 'qos session available');
+    return true;
+  }
+
+  /**
+   * Ends a REQUESTED or AVAILABLE session (UNAVAILABLE with `statusInfo`): out of the UE's active
+   * set, its plan slot freed, kept readable for the retention time, its flow released, its sink told.
+   */
+  async end(id: string, statusInfo: StatusInfo, when: (s: SessionRecord) => boolean = () => true, now = Date.now()): Promise<SessionRecord | undefined> {
+    const result = await this.sessions.update(id, (cur) => {
+      if ((cur.status !== 'REQUESTED' && cur.status !== 'AVAILABLE') || !when(cur)) return undefined;
+      const ops: IndexOp[] = [['SREM', this.sessions.ueIndex(cur.ueKey), id]];
+      const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
+      return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
+    });
+    if (!result) return undefined;
+    const s = result.after;
+    await this.limits.release(s.clientId, CAPABILITY, id);
+    if (s.networkRef) await this.enqueue('quality-on-demand.release', { sessionId: id, networkRef: s.networkRef, correlator: s.correlator }, `rel-${id}`);
+    await this.notify(s, 'UNAVAILABLE', statusInfo);
+    this.logger.info({ sessionId: id, statusInfo, correlator: s.correlator }, 'qos session ended');
+    return s;
+  }
+
+  /**
+   * The client deleted the session. An active one becomes an internal DELETED record (hidden from
+   * the API) until its flow is released; an UNAVAILABLE one is simply removed.
+   */
+  async delete(s: SessionRecord, now = Date.now()): Promise<void> {
+    const indexes: IndexOp[] = [
+      ['SREM', this.sessions.ueIndex(s.ueKey), s.id],
+      ['SREM', this.sessions.clientDeviceIndex(s.clientId, s.ueKey), s.id],
+    ];
+    const result = await this.sessions.update(s.id, (cur) =>
+      cur.status === 'DELETED' ? undefined : { next: { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now }, ops: indexes, ttlSeconds: this.options.retentionSeconds },
+    );
+    if (!result) return;
+    const before = result.before;
+    await this.limits.release(before.clientId, CAPABILITY, before.id);
+    // CAMARA: DELETE_REQUESTED for an active session; nothing when it had already ended.
+    if (before.status === 'AVAILABLE' || before.status === 'REQUESTED') await this.notify(before, 'UNAVAILABLE', 'DELETE_REQUESTED');
+    // An ended session's flow was released when it ended; only an active one still holds one.
+    const active = before.status === 'AVAILABLE' || before.status === 'REQUESTED';
+    await this.enqueue('quality-on-demand.release', { sessionId: before.id, networkRef: active ? before.networkRef : undefined, correlator: before.correlator }, `del-${before.id}`);
+  }
+}
+
+type JobDataMapOf = import('../../jobs/registry.ts').JobDataMap;

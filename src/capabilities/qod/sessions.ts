@@ -1,0 +1,218 @@
+import type { RedisClient, KeyBuilder } from '../../infra/redis.ts';
+import type { SinkCredential } from '../../notify/index.ts';
+import type { Device } from './device.ts';
+import type { ApplicationServer, PortsSpec } from './flows.ts';
+
+export type QosStatus = 'REQUESTED' | 'AVAILABLE' | 'UNAVAILABLE';
+export type StatusInfo = 'DURATION_EXPIRED' | 'NETWORK_TERMINATED' | 'DELETE_REQUESTED';
+
+/** A QoD session as stored. Times are epoch milliseconds; `v` increments on every change. */
+export interface SessionRecord {
+  id: string;
+  v: number;
+  clientId: string;
+  ueKey: string;
+  ueIpv4?: string;
+  ueIpv6?: string;
+  device?: Device;
+  applicationServer: ApplicationServer;
+  devicePorts?: PortsSpec;
+  applicationServerPorts?: PortsSpec;
+  qosProfile: string;
+  /** Seconds: requested while REQUESTED, granted overall duration once AVAILABLE. */
+  duration: number;
+  /** `DELETED` is internal: the client deleted it; hidden, kept until the network released it. */
+  status: QosStatus | 'DELETED';
+  statusInfo?: StatusInfo;
+  createdAt: number;
+  startedAt?: number;
+  /** AVAILABLE: scheduled end. UNAVAILABLE: when it ended. */
+  expiresAt?: number;
+  sink?: string;
+  sinkCredential?: SinkCredential;
+  networkRef?: string;
+  correlator: string;
+}
+
+/** CAMARA SessionInfo. */
+export interface SessionInfo {
+  sessionId: string;
+  duration: number;
+  device?: Device;
+  applicationServer: ApplicationServer;
+  devicePorts?: PortsSpec;
+  applicationServerPorts?: PortsSpec;
+  qosProfile: string;
+  sink?: string;
+  qosStatus: QosStatus;
+  statusInfo?: StatusInfo;
+  startedAt?: string;
+  expiresAt?: string;
+}
+
+/** What the client sees, as of `now`: an AVAILABLE session past its end already reads as expired. */
+export function sessionInfo(r: SessionRecord, now = Date.now()): SessionInfo {
+  let status = r.status === 'DELETED' ? 'UNAVAILABLE' : r.status;
+  let statusInfo = r.statusInfo;
+  if (status === 'AVAILABLE' && r.expiresAt !== undefined && now >= r.expiresAt) {
+    status = 'UNAVAILABLE';
+    statusInfo = 'DURATION_EXPIRED';
+  }
+  let duration = r.duration;
+  // UNAVAILABLE: the effective duration until termination (at least 1 s, as the schema requires).
+  if (status === 'UNAVAILABLE' && r.startedAt !== undefined && r.expiresAt !== undefined) {
+    duration = Math.max(1, Math.round((r.expiresAt - r.startedAt) / 1000));
+  }
+  const info: SessionInfo = { sessionId: r.id, duration, applicationServer: r.applicationServer, qosProfile: r.qosProfile, qosStatus: status };
+  if (r.device) info.device = r.device;
+  if (r.devicePorts) info.devicePorts = r.devicePorts;
+  if (r.applicationServerPorts) info.applicationServerPorts = r.applicationServerPorts;
+  if (r.sink) info.sink = r.sink;
+  if (status === 'UNAVAILABLE' && statusInfo) info.statusInfo = statusInfo;
+  if (status !== 'REQUESTED' && r.startedAt !== undefined) info.startedAt = new Date(r.startedAt).toISOString();
+  if (status !== 'REQUESTED' && r.expiresAt !== undefined) info.expiresAt = new Date(r.expiresAt).toISOString();
+  return info;
+}
+
+// Compare-and-set of a session plus the index changes that go with it, in one atomic step.
+// KEYS[1] session; KEYS[2..] keys the ops use. ARGV: expected version (-1 = must not exist),
+// new JSON, TTL seconds (0 = none), ops as JSON [[command, keyIndex, arg...], ...].
+const CAS = `
+local cur = redis.call('GET', KEYS[1])
+local expected = tonumber(ARGV[1])
+if expected == -1 then
+  if cur then return 0 end
+else
+  if not cur then return -1 end
+  if cjson.decode(cur).v ~= expected then return 0 end
+end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+for _, op in ipairs(cjson.decode(ARGV[4])) do
+  local args = {}
+  for i = 3, #op do args[#args + 1] = op[i] end
+  redis.call(op[1], KEYS[op[2]], unpack(args))
+end
+return 1`;
+
+/** One index change applied with a session write. */
+export type IndexOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'EXPIRE', key: string, ...args: Array<string | number>];
+
+export class ConcurrentChangeError extends Error {
+  constructor(id: string) {
+    super(`session ${id} changed concurrently`);
+    this.name = 'ConcurrentChangeError';
+  }
+}
+
+/** Sessions and their indexes in Redis. */
+export class SessionStore {
+  constructor(
+    private readonly redis: RedisClient,
+    readonly key: KeyBuilder,
+  ) {
+    // The number of keys varies with the index ops, so it is passed first on each call.
+    redis.defineCommand('egQodCas', { lua: CAS });
+  }
+
+  sessionKey(id: string): string {
+    return this.key('qod', 's', id);
+  }
+  /** Active (REQUESTED or AVAILABLE) sessions of a UE, across clients: for flow-overlap checks. */
+  ueIndex(ueKey: string): string {
+    return this.key('qod', 'ue', ueKey);
+  }
+  /** Sessions of one client for one UE (any status still stored): retrieve-sessions. */
+  clientDeviceIndex(clientId: string, ueKey: string): string {
+    return this.key('qod', 'cdev', clientId, ueKey);
+  }
+  /** Sessions whose activation job may not have been enqueued yet (written with the session). */
+  get outbox(): string {
+    return this.key('qod', 'outbox');
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const raw = await this.redis.get(this.sessionKey(id));
+    return raw ? (JSON.parse(raw) as SessionRecord) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<SessionRecord[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((id) => this.sessionKey(id)));
+    return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as SessionRecord);
+  }
+
+  /**
+   * Writes `next` if the stored session still has version `expected` (-1: does not exist yet),
+   * together with the index ops. Returns false when someone changed it first.
+   */
+  async write(next: SessionRecord, expected: number, ops: IndexOp[] = [], ttlSeconds = 0): Promise<boolean> {
+    const keys = [...new Set(ops.map((op) => op[1]))];
+    const encodedOps = ops.map(([cmd, key, ...args]) => [cmd, keys.indexOf(key) + 2, ...args.map(String)]);
+    const result = await (this.redis as unknown as { egQodCas(...a: Array<string | number>): Promise<number> }).egQodCas(
+      keys.length + 1,
+      this.sessionKey(next.id),
+      ...keys,
+      expected,
+      JSON.stringify(next),
+      ttlSeconds,
+      JSON.stringify(encodedOps),
+    );
+    return result === 1;
+  }
+
+  /**
+   * Applies `change` to the current version, retrying on concurrent changes. `change` returns
+   * the new record and its index ops, or undefined to leave the session as it is.
+   */
+  async update(
+    id: string,
+    change: (current: SessionRecord) => { next: SessionRecord; ops?: IndexOp[]; ttlSeconds?: number } | undefined,
+  ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const current = await this.get(id);
+      if (!current) return undefined;
+      const result = change(current);
+      if (!result) return undefined;
+      const next = { ...result.next, v: current.v + 1 };
+      if (await this.write(next, current.v, result.ops, result.ttlSeconds)) return { before: current, after: next };
+    }
+    throw new ConcurrentChangeError(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.redis.del(this.sessionKey(id));
+  }
+
+  async removeFromOutbox(id: string): Promise<void> {
+    await this.redis.zrem(this.outbox, id);
+  }
+
+  /** Outbox entries written before `before` (epoch ms). */
+  async outboxBefore(before: number, limit = 500): Promise<string[]> {
+    return await this.redis.zrangebyscore(this.outbox, 0, before, 'LIMIT', 0, limit);
+  }
+
+  async idsOf(indexKey: string): Promise<string[]> {
+    return await this.redis.smembers(indexKey);
+  }
+
+  /** Takes a short per-UE lock so two creates for one device cannot both pass the overlap check. */
+  async withUeLock<T>(ueKey: string, fn: () => Promise<T>): Promise<T> {
+    const lock = this.key('qod', 'lock', ueKey);
+    const token = `${process.pid}-${Math.random()}`;
+    for (let i = 0; ; i++) {
+      if ((await this.redis.set(lock, token, 'PX', 5000, 'NX')) === 'OK') break;
+      if (i >= 100) throw new ConcurrentChangeError(ueKey);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      return await fn();
+    } finally {
+      if ((await this.redis.get(lock)) === token) await this.redis.del(lock);
+    }
+  }
+}

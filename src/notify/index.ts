@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisClient, KeyBuilder } from '../infra/redis.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { GatewayConfig } from '../infra/config.ts';
+import type { JobQueues } from '../jobs/queues.ts';
+import type { ProcessorContext, ProcessorMap } from '../jobs/registry.ts';
+import type { TenancyStore } from '../tenancy/store.ts';
+import type { Keyring } from '../auth/keyring.ts';
+import { ApiError } from '../http/errors.ts';
+import { Chains, type EventRecord, type Fence, type Scheduled } from './chains.ts';
+import { backoffMs, postEvent, type AttemptOutcome } from './delivery.ts';
+import { SinkTokens } from './sink-token.ts';
+import { Sweeper } from './sweeper.ts';
+import { accessTokenExpired, checkCredential, checkSink, sinkRefusal, urlRefusal } from './sink-policy.ts';
+import { resolveOptions, type ResolvedNotifierOptions, type StoredEvent } from './types.ts';
+import type { DeadLetter, NotificationRequest, NotifierOptions, SinkCredential } from './types.ts';
+
+export type { DeadLetter, NotificationRequest, NotifierOptions, SinkCredential } from './types.ts';
+export { CLOUDEVENTS_JSON, type CloudEvent } from './delivery.ts';
+
+declare module '../jobs/registry.ts' {
+  interface JobDataMap {
+    /** One attempt to deliver the head of an ordering key's chain. */
+    'notify.deliver': { eventId: string };
+    /** Finds chains whose head's job or worker was lost and gets them moving again. */
+    'notify.sweep': Record<never, never>;
+  }
+}
+
+const QUEUE = 'notify';
+const SWEEP_SCHEDULER = 'notify-sweep';
+
+export interface NotifierServices {
+  redis: RedisClient;
+  key: KeyBuilder;
+  queues: JobQueues;
+  store: TenancyStore;
+  keyring: Keyring;
+  logger: Logger;
+  config: GatewayConfig;
+}
+
+/**
+ * Delivers CloudEvents to clients' sinks: durably (events live in Redis until delivered or
+ * dead-lettered), in order per ordering key, at least once, and fairly (each attempt is a short
+ * BullMQ job with a timeout; back-off is a delayed job; an application has a bounded number of
+ * attempts in flight). See `chains.ts` for the state kept in Redis.
+ */
+export class Notifier {
+  private readonly options: ResolvedNotifierOptions;
+  private readonly chains: Chains;
+  private readonly tokens: SinkTokens;
+  private readonly sweeper: Sweeper;
+  private readonly production: boolean;
+
+  constructor(
+    private readonly services: NotifierServices,
+    options: NotifierOptions = {},
+  ) {
+    this.options = resolveOptions(options, services.config.workerConcurrency);
+    this.chains = new Chains(services.redis, services.key, this.options.stuckAfterMs);
+    this.tokens = new SinkTokens(services.keyring, this.options.timeoutMs);
+    this.production = services.config.env === 'production';
+    this.sweeper = new Sweeper({
+      chains: this.chains,
+      redis: services.redis,
+      queue: () => services.queues.queue(QUEUE),
+      options: this.options,
+      logger: services.logger,
+      schedule: (s) => this.addJob(s),
+      bury: (r, fence, error, log) => this.bury(r, fence, error, log),
+    });
+  }
+
+  /**
+   * Checks a sink and credential when a resource is created: 400 INVALID_SINK, INVALID_CREDENTIAL
+   * or INVALID_TOKEN, or 422 PRIVATE_KEY_JWT_NOT_CONFIGURED. A sink that answered 410 Gone before
+   * is accepted again: the client names it for a new resource, so it is back.
+   */
+  async validateSink(clientId: string, sink: string, credential?: SinkCredential): Promise<void> {
+    const app = await this.services.store.getApplication(clientId);
+    if (!app) throw new ApiError('INVALID_SINK', 'sink not valid: the application is unknown');
+    checkSink(sink, app, this.production);
+    if (credential !== undefined) checkCredential(credential, app, this.production);
+    await this.chains.revokeGone(clientId, sink);
+  }
+
+  /**
+   * Durably accepts an event for delivery and returns its CloudEvent id: one script and, when the
+   * event is the first of its ordering key, one job. An event for a sink that answered 410 Gone
+   * is dropped (its id is still returned).
+   */
+  async enqueue(request: NotificationRequest): Promise<string> {
+    const problem = requestProblem(request);
+    if (problem) throw new TypeError(`notification request: ${problem}`);
+    const refusal = urlRefusal(request.sink, this.production);
+    if (refusal) throw new ApiError('INVALID_SINK', `sink not valid: ${refusal}`);
+    const type = request.sinkCredential?.credentialType;
+    if (type !== undefined && type !== 'ACCESSTOKEN' && type !== 'PRIVATE_KEY_JWT') throw new ApiError('INVALID_CREDENTIAL');
+    const event: StoredEvent = {
+      id: randomUUID(),
+      clientId: request.clientId,
+      sink: request.sink,
+      sinkCredential: credentialOf(request.sinkCredential),
+      orderingKey: request.orderingKey,
+      type: request.type,
+      source: request.source,
+      time: new Date().toISOString(),
+      data: request.data,
+      correlator: request.correlator,
+    };
+    const now = Date.now();
+    const job = await this.chains.enqueue(event, now);
+    if (job === null) {
+      this.services.logger.info({ eventId: event.id, clientId: event.clientId, sink: origin(event.sink), type: event.type }, 'event dropped: its sink answered 410 Gone');
+    } else if (job) {
+      await this.addJob({ eventId: event.id, job, correlator: event.correlator, at: now });
+    }
+    return event.id;
+  }
+
+  /** The processors to run on the `notify` queue. */
+  processors(): ProcessorMap {
+    return {
+      'notify.deliver': (data, ctx) => this.deliver(data.eventId, ctx),
+      'notify.sweep': () => this.sweeper.sweep(),
+    };
+  }
+
+  /** Schedules the sweeper (idempotent; every process that runs workers may call it). */
+  async start(): Promise<void> {
+    await this.services.queues
+      .queue(QUEUE)
+      .upsertJobScheduler(
+        SWEEP_SCHEDULER,
+        { every: this.options.sweepIntervalMs },
+        { name: 'notify.sweep', data: { correlator: SWEEP_SCHEDULER }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
+  }
+
+  /** Dead letters, newest first (at most 1000). */
+  async deadLetters(filter: { clientId?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    return await this.chains.deadLetters(filter.clientId, Math.min(1000, Math.max(1, filter.limit ?? 100)));
+  }
+
+  /** Queues a dead letter again, behind the events already waiting on its ordering key, with fresh attempts. */
+  async retryDeadLetter(id: string): Promise<boolean> {
+    const now = Date.now();
+    const revived = await this.chains.revive(id, now);
+    if (revived.job) await this.addJob({ eventId: id, job: revived.job, correlator: revived.correlator ?? '', at: now });
+    return revived.found;
+  }
+
+  async dropDeadLetter(id: string): Promise<boolean> {
+    return await this.chains.purge(id);
+  }
+
+  private async addJob(s: Scheduled): Promise<void> {
+    try {
+      await this.services.queues.add(
+        'notify.deliver',
+        { eventId: s.eventId, correlator: s.correlator },
+        // Retries here cover only Redis trouble inside the processor; a sink's failures are settled as new jobs.
+        { jobId: s.job, delay: Math.max(0, s.at - Date.now()), attempts: 3, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+      );
+    } catch (err) {
+      // The event is safe in Redis: the sweeper queues the job it lacks once it is overdue.
+      this.services.logger.warn({ eventId: s.eventId, err: (err as Error).message }, 'could not queue a notification job; the sweeper will');
+    }
+  }
+
+  private async deliver(eventId: string, ctx: ProcessorContext): Promise<unknown> {
+    const record = await this.chains.load(eventId);
+    if (!record) return { skipped: 'no such event' };
+    const now = Date.now();
+    // A deferred attempt waits about a second: long enough not to spin, short enough to keep up.
+    const deferUntil = now + Math.round(Math.min(this.options.timeoutMs, 1000) * (0.5 + Math.random()));
+    const claim = await this.chains.claim(record, ctx.jobId, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, deferUntil });
+    const e = record.event;
+    switch (claim.kind) {
+      case 'stale':
+        return { skipped: 'superseded' };
+      case 'busy':
+        await this.addJob({ eventId, job: claim.job, correlator: e.correlator, at: deferUntil });
+        return { deferred: 'client at its in-flight limit' };
+      case 'gone':
+        ctx.log.info({ eventId, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
+        if (claim.next) await this.addJob(claim.next);
+        return { dropped: 'sink gone' };
+    }
+    const log = ctx.log.child({ eventId, clientId: e.clientId, sink: origin(e.sink), type: e.type, attempt: claim.attempts });
+    const outcome = await this.attempt(e, ctx.signal);
+    await this.settle(record, { job: ctx.jobId, state: 'claimed' }, claim.attempts, outcome, log);
+    return { outcome: outcome.kind };
+  }
+
+  /** One try: policy checks that may have changed since the event was accepted, the credential, the POST. */
+  private async attempt(e: StoredEvent, signal: AbortSignal): Promise<AttemptOutcome> {
+    const app = await this.services.store.getApplication(e.clientId);
+    if (!app) return { kind: 'fatal', error: 'the application no longer exists' };
+    // The operator may have narrowed the notification hosts since: they apply to every attempt.
+    const refusal = sinkRefusal(e.sink, app, this.production);
+    if (refusal) return { kind: 'fatal', error: `sink no longer allowed: ${refusal}` };
+    const credential = e.sinkCredential;
+    let authorization: string | undefined;
+    if (credential?.credentialType === 'ACCESSTOKEN') {
+      if (accessTokenExpired(credential)) return { kind: 'fatal', error: 'the sink access token has expired' };
+      authorization = `Bearer ${credential.accessToken}`;
+    }
+    const source = app.sinkTokenEndpoint && app.sinkClientId ? { tokenEndpoint: app.sinkTokenEndpoint, clientId: app.sinkClientId } : undefined;
+    if (credential?.credentialType === 'PRIVATE_KEY_JWT') {
+      if (!source) return { kind: 'fatal', error: 'PRIVATE_KEY_JWT is no longer configured for the application' };
+      const endpointRefusal = urlRefusal(source.tokenEndpoint, this.production);
+      if (endpointRefusal) return { kind: 'fatal', error: `sink token endpoint not allowed: ${endpointRefusal}` };
+      try {
+        authorization = `Bearer ${await this.tokens.get(source, signal)}`;
+      } catch (err) {
+        return { kind: 'retry', error: (err as Error).message };
+      }
+    }
+    const outcome = await postEvent(e, authorization, { timeoutMs: this.options.timeoutMs, signal });
+    if (outcome.kind === 'retry' && outcome.status === 401 && source && credential?.credentialType === 'PRIVATE_KEY_JWT') this.tokens.forget(source);
+    return outcome;
+  }
+
+  /** Moves the chain on after an attempt: next event, a later retry, or a dead letter. */
+  private async settle(r: EventRecord, fence: Fence, attempts: number, outcome: AttemptOutcome, log: Logger): Promise<void> {
+    const now = Date.now();
+    if (outcome.kind === 'delivered' || outcome.kind === 'gone') {
+      const { stale, next } = await this.chains.finish(r, fence.job, outcome.kind, now);
+      if (outcome.kind === 'gone') log.warn({ stale }, 'sink answered 410 Gone: no further events go to it');
+      else log.debug({ status: outcome.status, stale }, 'notification delivered');
+      if (next) await this.addJob(next);
+      return;
+    }
+    if (outcome.kind === 'retry' && attempts < this.options.maxAttempts) {
+      const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.options.maxDelayMs) : backoffMs(attempts, this.options);
+      const job = await this.chains.reschedule(r, fence, now + delay, outcome.error);
+      log.info({ err: outcome.error, retryInMs: delay, stale: !job }, 'notification not delivered; will retry');
+      if (job) await this.addJob({ eventId: r.event.id, job, correlator: r.event.correlator, at: now + delay });
+      return;
+    }
+    await this.bury(r, fence, outcome.error, log);
+  }
+
+  private async bury(r: EventRecord, fence: Fence, error: string, log: Logger): Promise<void> {
+    const { stale, next } = await this.chains.bury(r, fence, error, Date.now(), this.options.deadLetterRetentionSeconds * 1000);
+    if (!stale) log.warn({ err: error }, 'notification dead-lettered');
+    if (next) await this.addJob(next);
+  }
+}
+
+function requestProblem(r: NotificationRequest): string | undefined {
+  for (const field of ['clientId', 'sink', 'orderingKey', 'type', 'source'] as const) {
+    if (typeof r?.[field] !== 'string' || r[field].length === 0) return `${field} is required`;
+  }
+  if (typeof r.correlator !== 'string') return 'correlator must be a string';
+  return undefined;
+}
+
+/** Keeps only the fields a credential has; nothing else a caller passed is stored. */
+function credentialOf(c: SinkCredential | undefined): SinkCredential | undefined {
+  if (!c) return undefined;
+  if (c.credentialType !== 'ACCESSTOKEN') return { credentialType: c.credentialType };
+  const { credentialType, accessToken, accessTokenExpiresUtc, accessTokenType } = c;
+  return { credentialType, accessToken, accessTokenExpiresUtc, accessTokenType };
+}
+
+/** The scheme, host and port of a sink, for logs: a URL's path or query may carry a client's secret. */
+function origin(sink: string): string {
+  try {
+    return new URL(sink).origin;
+  } catch {
+    return '(invalid)';
+  }
+}
