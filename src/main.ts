@@ -12,6 +12,7 @@ import { RedisConfigError } from './infra/redis.ts';
 import { RedisServerError, startRedisServer, type RedisServer } from './infra/redis-server.ts';
 import { BootstrapError } from './tenancy/bootstrap.ts';
 import { createSystem, type System } from './system.ts';
+import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
 
 function parseRoles(argv: string[]): Role[] {
   const arg = argv.find((a) => a.startsWith('--role='));
@@ -93,6 +94,13 @@ async function main(): Promise<void> {
     config.redisUrl = privateRedis.url;
   }
 
+  // The simulated network runs when asked for (its own role), or in a whole-system run that names no real network.
+  let network: SimulatedNetwork | undefined;
+  if (roles.includes('simulators') && (roles.length === 1 || !config.network)) {
+    network = await startNetwork(logger, roles.length === 1);
+    if (!config.network) config.network = { pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, n5CallbackPort: Number(process.env.N5_CALLBACK_PORT ?? 0) };
+  }
+
   let system: System | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
@@ -104,6 +112,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs + 5000).unref();
     await system?.close();
+    await network?.close();
     await stopPrivateRedis(privateRedis, config.redisDir);
     logger.info('stopped');
     process.exit(0);
@@ -111,17 +120,40 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
+  if (roles.length === 1 && network) return; // the simulators alone: nothing else to start
   try {
-    system = await createSystem(config, { roles, logger });
+    system = await createSystem(config, { roles: roles.filter((r) => r !== 'simulators'), logger });
     if (roles.includes('gateway')) announce(system, await listen(system), logger);
   } catch (err) {
     // Leave nothing running behind a failed start.
     await system?.close();
+    await network?.close();
     await stopPrivateRedis(privateRedis, config.redisDir);
     throw err;
   }
   if (roles.includes('worker')) logger.info({ queues: system.workers?.queueNames ?? [] }, 'workers running');
-  if (roles.includes('simulators')) logger.info('no network simulators are part of this build yet');
+}
+
+/**
+ * Starts the simulated network (bearer controller and PCF). Alone, it listens on fixed ports
+ * (`BEARER_CONTROLLER_PORT`, default 9101; `PCF_PORT`, default 9102) so gateway processes can be
+ * pointed at it; inside a whole-system run it takes free ports.
+ */
+async function startNetwork(logger: Logger, alone: boolean): Promise<SimulatedNetwork> {
+  const num = (name: string, fallback: number) => {
+    const v = Number(process.env[name] ?? fallback);
+    if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${name} must be a non-negative number`);
+    return v;
+  };
+  const network = await startSimulatedNetwork({
+    seed: num('SIMULATOR_SEED', 1),
+    timeScale: num('SIMULATOR_TIME_SCALE', 1),
+    bearerControllerPort: alone ? num('BEARER_CONTROLLER_PORT', 9101) : 0,
+    pcfPort: alone ? num('PCF_PORT', 9102) : 0,
+    log: (line) => logger.debug(line, 'simulator'),
+  });
+  logger.info({ pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, controlApi: `${network.subscriberApiUrl}/control` }, 'simulated network running');
+  return network;
 }
 
 main().catch((err: unknown) => {

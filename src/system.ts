@@ -104,6 +104,7 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
   for (const { cap, runtime } of p.runtimes) {
     const { openId, admission } = clientSecurity(access, limits, cap.id);
     for (const api of runtime.apis) apis.push(await buildApi(api, { openId }, admission));
+    for (const api of runtime.adminApis ?? []) apis.push(await buildApi(api, { adminToken: adminSecurity(config.adminToken) }, async () => {}));
   }
   const scopes = new Map(p.catalog.map((c) => [c.id, c.scopes] as const));
   const oauth = tokenRouter(

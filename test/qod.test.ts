@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
-import { startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
+import { ADMIN_TOKEN, startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
 import { expectContract, expectError } from './support/contract.ts';
 import { TestSink } from './support/sink.ts';
 import type { BootstrapDocument } from '../src/tenancy/bootstrap.ts';
@@ -307,6 +307,34 @@ describe('Quality on Demand end to end', function () {
       assert.equal(one.status, 200);
       assert.equal(one.body.maxDownstreamRate.value, 8);
       await expectError(await f.gw.http.get('/qos-profiles/v1/qos-profiles/QOS_NONE').set('Authorization', auth()), 404, 'NOT_FOUND');
+    });
+
+    it('the operator manages the catalogue with its network mapping; clients see only the CAMARA view', async () => {
+      const admin = (method: 'get' | 'put' | 'delete', path: string) => f.gw.http[method](`/admin/v1/quality-on-demand${path}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+      await expectError(await f.gw.http.get('/admin/v1/quality-on-demand/qos-profiles').set('Authorization', auth()), 401, 'UNAUTHENTICATED');
+      const listed = await admin('get', '/qos-profiles');
+      assert.equal(listed.status, 200);
+      assert.equal(listed.body.find((p: { name: string }) => p.name === 'QOS_S').network.fiveQi, 2);
+      const profile = {
+        description: 'Video calls with the tax office',
+        status: 'ACTIVE',
+        maxDuration: { value: 30, unit: 'Minutes' },
+        network: { qosReference: 'QOS_M', fiveQi: 2, gbrUl: '2 Mbps', gbrDl: '2 Mbps', mbrUl: '4 Mbps', mbrDl: '4 Mbps', arp: { priorityLevel: 7, preemptCap: 'NOT_PREEMPT', preemptVuln: 'PREEMPTABLE' } },
+      };
+      const put = await admin('put', '/qos-profiles/QOS_VIDEO_CALL').send(profile);
+      assert.equal(put.status, 200, put.text);
+      const seen = await f.gw.http.get('/qos-profiles/v1/qos-profiles/QOS_VIDEO_CALL').set('Authorization', auth());
+      assert.equal(seen.status, 200);
+      assert.equal(seen.body.network, undefined);
+      const session = await create(createBody(60, f.sink, { qosProfile: 'QOS_VIDEO_CALL' }));
+      assert.equal(session.status, 201, session.text);
+      await waitStatus(session.body.sessionId, 'AVAILABLE');
+      await expectError(await admin('put', '/qos-profiles/QOS_BAD').send({ ...profile, network: { ...profile.network, gbrUl: '8 Mbps' } }), 400, 'INVALID_ARGUMENT');
+      await expectError(await admin('put', '/qos-profiles/QOS_BAD').send({ ...profile, network: { ...profile.network, fiveQi: 0 } }), 400, 'INVALID_ARGUMENT');
+      assert.equal((await admin('put', '/qos-profiles/QOS_VIDEO_CALL').send({ ...profile, status: 'DEPRECATED' })).status, 200);
+      await expectError(await create(createBody(61, f.sink, { qosProfile: 'QOS_VIDEO_CALL' })), 422, 'QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE');
+      assert.equal((await admin('delete', '/qos-profiles/QOS_VIDEO_CALL')).status, 204);
+      await expectError(await admin('get', '/qos-profiles/QOS_VIDEO_CALL'), 404, 'NOT_FOUND');
     });
   });
 

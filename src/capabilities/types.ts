@@ -65,6 +65,8 @@ export interface PlatformServices {
 /** What a capability contributes to a running system. */
 export interface CapabilityRuntime {
   apis: ApiDefinition[];
+  /** Its part of the operator API (documents served under /admin/v1/<capability>, operator token). */
+  adminApis?: ApiDefinition[];
   processors?: ProcessorMap;
   /** Runs once at start-up, before requests are served (seed configuration; idempotent). */
   init?(): Promise<void>;

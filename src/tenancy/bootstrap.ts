@@ -22,6 +22,9 @@ export interface BootstrapDocument {
       jwks?: JSONWebKeySet;
       jwksUri?: string;
       notificationHosts?: string[];
+      /** The client's token endpoint and our client id there, for PRIVATE_KEY_JWT sink credentials. */
+      sinkTokenEndpoint?: string;
+      sinkClientId?: string;
       /** `capability: '*'` subscribes to every capability in the catalog. */
       subscriptions?: Array<{ capability: string; plan?: string | Plan }>;
     }>;
@@ -88,6 +91,8 @@ export async function applyBootstrap(
           jwks: app.jwks,
           jwksUri: app.jwksUri,
           notificationHosts: app.notificationHosts,
+          sinkTokenEndpoint: app.sinkTokenEndpoint,
+          sinkClientId: app.sinkClientId,
         }),
       );
       if (created) result.applicationsCreated++;

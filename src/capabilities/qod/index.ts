@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { defineErrors } from '../../http/errors.ts';
+import { ConfigError } from '../../infra/config.ts';
 import { IdempotencyStore } from '../../http/idempotency.ts';
 import type { Capability, CapabilityRuntime, PlatformServices } from '../types.ts';
 import { qodHandlers } from './handlers.ts';
+import { profileAdminHandlers } from './profile-admin.ts';
 import { qodProcessors } from './jobs.ts';
 import { CAPABILITY, Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 import { DEFAULT_PROFILES, ProfileStore, type QosProfileConfig } from './profiles.ts';
@@ -16,6 +18,7 @@ defineErrors({
 
 const QOD_DOCUMENT = fileURLToPath(new URL('../../../openapi/quality-on-demand.yaml', import.meta.url));
 const PROFILES_DOCUMENT = fileURLToPath(new URL('../../../openapi/qos-profiles.yaml', import.meta.url));
+const ADMIN_DOCUMENT = fileURLToPath(new URL('../../../openapi/admin-quality-on-demand.yaml', import.meta.url));
 
 /** What the bootstrap YAML may say about Quality on Demand (`qualityOnDemand:`). */
 export interface QodBootstrap {
@@ -29,7 +32,9 @@ export interface QodBootstrap {
 
 function create(services: PlatformServices): CapabilityRuntime {
   const { redis, key, queues, limits, logger, config, notifier, southbound } = services;
-  if (!southbound) throw new Error('quality-on-demand needs the southbound QoS controller and subscriber identity');
+  if (!southbound) {
+    throw new ConfigError('quality-on-demand needs a network: set PCF_URL and SUBSCRIBER_API_URL, or run the simulators role in this process');
+  }
   const settings = (config.bootstrap as { qualityOnDemand?: QodBootstrap }).qualityOnDemand ?? {};
   const options: LifecycleOptions = {
     publicUrl: config.publicUrl,
@@ -46,6 +51,7 @@ function create(services: PlatformServices): CapabilityRuntime {
       { document: QOD_DOCUMENT, handlers },
       { document: PROFILES_DOCUMENT, handlers },
     ],
+    adminApis: [{ document: ADMIN_DOCUMENT, handlers: profileAdminHandlers(profiles) }],
     processors: qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos }),
     async init() {
       await profiles.seed([...DEFAULT_PROFILES, ...(settings.qosProfiles ?? [])]);
