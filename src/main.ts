@@ -88,7 +88,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, { roles: roles.join(',') });
   let privateRedis: RedisServer | undefined;
-  if (!config.redisUrl) {
+  const simulatorsOnly = roles.length === 1 && roles[0] === 'simulators';
+  if (!config.redisUrl && !simulatorsOnly) {
     if (roles.length !== ALL_ROLES.length) throw new ConfigError('running separate roles needs a shared Redis: set REDIS_URL');
     privateRedis = await startPrivateRedis(config.redisDir, logger);
     config.redisUrl = privateRedis.url;

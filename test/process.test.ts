@@ -142,10 +142,14 @@ describe('the gateway as a process', function () {
     assert.equal(await own.exited, 0);
   });
 
-  it('runs gateway and worker roles as separate processes over a shared Redis', async () => {
+  it('runs simulators, gateway and worker roles as separate processes over a shared Redis', async () => {
     const prefix = `p-${randomUUID().slice(0, 8)}`;
     const port = await freePort();
-    const gateway = start({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, PORT: String(port) }, ['--role=gateway']);
+    const [bearerPort, pcfPort, callbackPort] = [await freePort(), await freePort(), await freePort()];
+    const simulators = start({ BEARER_CONTROLLER_PORT: String(bearerPort), PCF_PORT: String(pcfPort), SIMULATOR_TIME_SCALE: '0.01' }, ['--role=simulators']);
+    await simulators.waitFor(/simulated network running/);
+    const network = { PCF_URL: `http://127.0.0.1:${pcfPort}`, SUBSCRIBER_API_URL: `http://127.0.0.1:${bearerPort}`, N5_CALLBACK_PORT: String(callbackPort) };
+    const gateway = start({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, PORT: String(port), ...network }, ['--role=gateway']);
     await gateway.waitFor(/gateway listening/);
     const token = await demoToken(port);
     const created = await fetch(`http://127.0.0.1:${port}/echo/v1/jobs`, {
@@ -159,7 +163,7 @@ describe('the gateway as a process', function () {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await read()).status, 'REQUESTED', 'no worker runs in the gateway-only process');
 
-    const worker = start({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix }, ['--role=worker']);
+    const worker = start({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, ...network }, ['--role=worker']);
     await worker.waitFor(/workers running/);
     let status = '';
     for (let i = 0; i < 100 && status !== 'DONE'; i++) {
@@ -167,8 +171,25 @@ describe('the gateway as a process', function () {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(status, 'DONE', 'the worker process ran the job');
-    for (const p of [gateway, worker]) p.child.kill('SIGTERM');
-    assert.deepEqual(await Promise.all([gateway.exited, worker.exited]), [0, 0]);
+
+    // A QoD session crosses all three: the gateway accepts it, the worker drives the PCF of the
+    // simulators process, whose notification comes back to the worker's N5 callback server.
+    const session = await fetch(`http://127.0.0.1:${port}/quality-on-demand/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device: { phoneNumber: '+8613900000077' }, applicationServer: { ipv4Address: '198.51.100.7' }, qosProfile: 'QOS_E', duration: 60 }),
+    });
+    assert.equal(session.status, 201);
+    const { sessionId } = (await session.json()) as { sessionId: string };
+    let qosStatus = '';
+    for (let i = 0; i < 200 && qosStatus !== 'AVAILABLE'; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/quality-on-demand/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${token}` } });
+      qosStatus = ((await res.json()) as { qosStatus: string }).qosStatus;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(qosStatus, 'AVAILABLE');
+    for (const p of [gateway, worker, simulators]) p.child.kill('SIGTERM');
+    assert.deepEqual(await Promise.all([gateway.exited, worker.exited, simulators.exited]), [0, 0, 0]);
   });
 
   it('says when the port is taken, and leaves no redis-server behind', async () => {
