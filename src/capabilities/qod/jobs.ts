@@ -35,7 +35,8 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     const s = await d.sessions.get(sessionId);
     if (!s || s.status !== 'REQUESTED' || s.networkRef) return { skipped: s?.status ?? 'gone' };
     const profile = await d.profiles.get(s.qosProfile);
-    if (!profile) return d.lifecycle.end(sessionId, 'NETWORK_TERMINATED');
+    // No profile any more, or a UE without a data session (detached: no address): nothing to ask the network for.
+    if (!profile || (!s.ueIpv4 && !s.ueIpv6)) return { ended: !!(await d.lifecycle.end(sessionId, 'NETWORK_TERMINATED')) };
     let networkRef: string;
     try {
       ({ networkRef } = await d.qos.create({

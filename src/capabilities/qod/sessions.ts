@@ -212,7 +212,8 @@ export class SessionStore {
     try {
       return await fn();
     } finally {
-      if ((await this.redis.get(lock)) === token) await this.redis.del(lock);
+      // Compare-and-delete, so a lock that expired and was taken by another request stays theirs.
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, token);
     }
   }
 }
