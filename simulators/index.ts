@@ -26,6 +26,8 @@ export interface SimulatedNetwork {
   subscriberApiUrl: string;
   /** POSTs to the bearer controller's control API (`/control/...`), for faults. */
   control(path: string, body?: unknown): Promise<unknown>;
+  /** The PCF's control API: `POST {pcfControlUrl}/stop` and `/start` refuse or accept N5 connections. */
+  pcfControlUrl: string;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startSimulatedNetwork(options: SimulatedNetworkOptions = {
     pcf,
     pcfApiRoot: pcf.url,
     subscriberApiUrl: bearerController.url,
+    pcfControlUrl: pcf.bearerEventsUrl.replace(/\/bearer-events$/, '/control'),
     async control(path, body) {
       const res = await fetch(`${bearerController.url}/control/${path.replace(/^\/+/, '')}`, {
         method: 'POST',

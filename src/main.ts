@@ -153,7 +153,10 @@ async function startNetwork(logger: Logger, alone: boolean): Promise<SimulatedNe
     pcfPort: alone ? num('PCF_PORT', 9102) : 0,
     log: (line) => logger.debug(line, 'simulator'),
   });
-  logger.info({ pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, controlApi: `${network.subscriberApiUrl}/control` }, 'simulated network running');
+  logger.info(
+    { pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, networkControl: `${network.subscriberApiUrl}/control`, pcfControl: network.pcfControlUrl },
+    'simulated network running',
+  );
   return network;
 }
 

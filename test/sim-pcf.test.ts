@@ -695,3 +695,21 @@ describe('PCF simulator with the real bearer controller', function () {
     }
   });
 });
+
+describe('PCF simulator control API', function () {
+  it('POST /control/stop refuses N5 connections; /control/start serves again', async () => {
+    const { startSimulatedNetwork } = await import('../simulators/index.ts');
+    const net = await startSimulatedNetwork({ timeScale: 0 });
+    try {
+      const stop = await fetch(`${net.pcfControlUrl}/stop`, { method: 'POST' });
+      assert.deepEqual(await stop.json(), { sbi: 'stopped' });
+      assert.equal(net.pcf.running, false);
+      await assert.rejects(n5Request(net.pcf.url, 'GET', `${BASE}/app-sessions/none`));
+      const start = await fetch(`${net.pcfControlUrl}/start`, { method: 'POST' });
+      assert.deepEqual(await start.json(), { sbi: 'listening' });
+      expectProblem(await n5Request(net.pcf.url, 'GET', `${BASE}/app-sessions/none`), 404, 'APPLICATION_SESSION_CONTEXT_NOT_FOUND');
+    } finally {
+      await net.close();
+    }
+  });
+});

@@ -18,8 +18,23 @@ export interface BearerEventListener {
   close(): Promise<void>;
 }
 
-export async function listenForBearerEvents(port: number, onEvent: (token: string, event: BearerEvent) => void): Promise<BearerEventListener> {
+/** Fault injection on the same listener: `POST /control/stop` and `/control/start` of the SBI listener. */
+export interface PcfControl {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export async function listenForBearerEvents(port: number, onEvent: (token: string, event: BearerEvent) => void, control?: PcfControl): Promise<BearerEventListener> {
   const server = http.createServer((req, res) => {
+    const action = /^\/control\/(stop|start)$/.exec(new URL(req.url ?? '/', 'http://x').pathname)?.[1] as 'stop' | 'start' | undefined;
+    if (action && control && req.method === 'POST') {
+      req.resume();
+      control[action]().then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sbi: action === 'stop' ? 'stopped' : 'listening' })),
+        (err: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message })),
+      );
+      return;
+    }
     const token = PATH.exec(new URL(req.url ?? '/', 'http://x').pathname)?.[1];
     if (!token || req.method !== 'POST') {
       res.writeHead(token ? 405 : 404).end();

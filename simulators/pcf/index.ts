@@ -60,7 +60,9 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   const notifier = new Notifier({ log, tasks, attempts: Math.max(1, o.notifyAttempts), protocolOf: o.callbackProtocol });
   let eventsUrl = '';
   const flows = new FlowController({ store, bearers, notifier, tasks, log, bearerEventsUrl: () => eventsUrl });
-  const listener = await listenForBearerEvents(o.bearerEventsPort, (token, event) => flows.onBearerEvent(token, event));
+  // The control routes call the handle built below (stop/start of the SBI listener).
+  const control = { stop: () => handle.stop(), start: () => handle.start() };
+  const listener = await listenForBearerEvents(o.bearerEventsPort, (token, event) => flows.onBearerEvent(token, event), control);
   eventsUrl = listener.baseUrl;
 
   let port = o.port;
@@ -95,7 +97,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     ['AF connections', () => notifier.close()],
     ['bearer controller connections', () => bearers.close()],
   ];
-  return {
+  const handle: PcfHandle = {
     url: `http://127.0.0.1:${port}`,
     port,
     bearerEventsUrl: eventsUrl,
@@ -128,6 +130,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
       return closing;
     },
   };
+  return handle;
 }
 
 async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
