@@ -338,6 +338,35 @@ describe('Quality on Demand end to end', function () {
     });
   });
 
+  describe('crash safety', () => {
+    it('a session written but never enqueued (the gateway died in between) is started from the outbox', async () => {
+      const { SessionStore } = await import('../src/capabilities/qod/sessions.ts');
+      const store = new SessionStore(f.gw.system.services.redis, f.gw.system.services.key);
+      const id = randomUUID();
+      const writtenAt = Date.now() - 5000;
+      const record = {
+        id,
+        v: 1,
+        clientId: 'acme-app',
+        ueKey: `crash-${id}`,
+        ueIpv4: ueIp(70),
+        applicationServer: { ipv4Address: '198.51.100.70' },
+        qosProfile: 'QOS_S',
+        duration: 60,
+        status: 'REQUESTED' as const,
+        createdAt: writtenAt,
+        sink: f.sink.url,
+        correlator: 'crash-before-enqueue',
+      };
+      // Exactly what createSession writes in its one atomic step, and nothing after it.
+      assert.ok(await store.write(record, -1, [['SADD', store.ueIndex(record.ueKey), id], ['ZADD', store.outbox, writtenAt, id]]));
+      const [event] = await f.sink.waitFor(id, 1);
+      assert.equal(event.body.data.qosStatus, 'AVAILABLE');
+      assert.equal(event.headers['x-correlator'], 'crash-before-enqueue');
+      assert.equal(await f.gw.system.services.redis.zscore(store.outbox, id), null, 'outbox entry cleared');
+    });
+  });
+
   describe('Idempotency-Key', () => {
     it('replays the first answer for the same key and body, creates nothing twice, refuses another body', async () => {
       const key = randomUUID();
