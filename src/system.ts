@@ -136,6 +136,7 @@ function startWorkers(config: GatewayConfig, processors: ProcessorMap, logger: L
     logger,
     metrics,
     concurrency: config.workerConcurrency,
+    lockDurationMs: config.workerLockMs,
     closeTimeoutMs: Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)),
   });
   pool.start();

@@ -1,78 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
-import { ADMIN_TOKEN, startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
+import { ADMIN_TOKEN } from './support/gateway.ts';
 import { expectContract, expectError } from './support/contract.ts';
-import { TestSink } from './support/sink.ts';
-import type { BootstrapDocument } from '../src/tenancy/bootstrap.ts';
+import { QOD, createBody, phone, startQod, stopQod, ueIp, until, type QodFixture } from './support/qod.ts';
 
-const QOD = '/quality-on-demand/v1';
-/** Subscriber i of the simulated network. */
-const phone = (i: number) => `+86139000${String(i).padStart(5, '0')}`;
-const ueIp = (i: number) => `10.45.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-
-export function qodBootstrap(extra: Partial<BootstrapDocument> & Record<string, unknown> = {}): BootstrapDocument {
-  return {
-    ...testBootstrap({ capabilities: ['echo', 'quality-on-demand'] }),
-    qualityOnDemand: {
-      requestedTimeoutSeconds: 20,
-      qosProfiles: [
-        {
-          name: 'QOS_SHORT',
-          status: 'ACTIVE',
-          minDuration: { value: 1, unit: 'Seconds' },
-          maxDuration: { value: 10, unit: 'Seconds' },
-          network: { qosReference: 'QOS_E', fiveQi: 3, gbrUl: '500 Kbps', gbrDl: '500 Kbps', mbrUl: '500 Kbps', mbrDl: '500 Kbps', arp: { priorityLevel: 6, preemptCap: 'NOT_PREEMPT', preemptVuln: 'PREEMPTABLE' } },
-        },
-        { name: 'QOS_OFF', status: 'INACTIVE', network: { qosReference: 'QOS_E', fiveQi: 3, mbrUl: '1 Mbps', mbrDl: '1 Mbps', arp: { priorityLevel: 6, preemptCap: 'NOT_PREEMPT', preemptVuln: 'PREEMPTABLE' } } },
-      ],
-    },
-    ...extra,
-  } as BootstrapDocument;
-}
-
-export interface QodFixture {
-  net: SimulatedNetwork;
-  gw: TestGateway;
-  sink: TestSink;
-  token: string;
-}
-
-export async function startQod(options: { bootstrap?: BootstrapDocument; timeScale?: number } = {}): Promise<QodFixture> {
-  const net = await startSimulatedNetwork({ timeScale: options.timeScale ?? 0.01, seed: 7 });
-  const gw = await startTestGateway({ bootstrap: options.bootstrap ?? qodBootstrap(), network: net });
-  const sink = await new TestSink().start();
-  return { net, gw, sink, token: await gw.token() };
-}
-
-export async function stopQod(f: QodFixture | undefined): Promise<void> {
-  await f?.gw.close();
-  await f?.sink.close();
-  await f?.net.close();
-}
-
-/** A create body for subscriber i, with a sink; the server and ports keep different calls apart. */
-export function createBody(i: number, sink: TestSink, overrides: Record<string, unknown> = {}) {
-  return {
-    device: { phoneNumber: phone(i) },
-    applicationServer: { ipv4Address: '198.51.100.10' },
-    applicationServerPorts: { ports: [443] },
-    qosProfile: 'QOS_S',
-    duration: 60,
-    sink: sink.url,
-    ...overrides,
-  };
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`condition not reached; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { createBody, qodBootstrap, startQod, stopQod, type QodFixture } from './support/qod.ts';
 
 describe('Quality on Demand end to end', function () {
   this.timeout(60_000);

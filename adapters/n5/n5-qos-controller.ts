@@ -108,10 +108,15 @@ export class N5QosController implements QosController {
     throw new H2TransportError(`PCF answered ${res.status} (${cause})`);
   }
 
-  /** TS 29.514 §4.2.4: deletion is POST {appSessionUri}/delete; an unknown context is already gone. */
+  /**
+   * TS 29.514 §4.2.4: deletion is POST {appSessionUri}/delete; an unknown context is already gone.
+   * Only the URI's path is used, on our own connection to `pcfApiRoot`: nothing is ever sent to
+   * another host, yet a context whose Location names another authority (the PCF's own FQDN, a proxy
+   * or SCP in between) is still released instead of leaking.
+   */
   async delete(networkRef: string): Promise<void> {
     const url = new URL(networkRef);
-    if (url.origin !== this.client.origin || !url.pathname.startsWith(`${API}/app-sessions/`)) return; // never follow a foreign URI
+    if (!url.pathname.startsWith(`${API}/app-sessions/`)) return; // not a context of this API
     const res = await this.client.request('POST', `${url.pathname}/delete`);
     if (res.status === 204 || res.status === 200 || res.status === 404) return;
     throw new H2TransportError(`PCF answered ${res.status} to delete`);

@@ -39,6 +39,13 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** Concurrency of each queue's worker (`WORKER_CONCURRENCY`). @defaultValue 50 */
   workerConcurrency: number;
+  /**
+   * How long a worker's lock on an active job lasts without renewal, and how often workers look for
+   * jobs whose lock ran out (`WORKER_LOCK_MS`): a job whose worker died runs again after about one to
+   * two of these. Shorter recovers sooner but re-runs jobs of a worker whose event loop stalls that long.
+   * @defaultValue 30000
+   */
+  workerLockMs: number;
   /** Path of the bootstrap YAML (`GATEWAY_CONFIG`). @defaultValue 'config/demo.yaml' */
   bootstrapPath: string;
   /** The parsed bootstrap document. */
@@ -135,10 +142,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<GatewayCon
     clockToleranceSeconds: 10,
     shutdownTimeoutMs: intFrom(env, 'SHUTDOWN_TIMEOUT_MS', 10_000),
     workerConcurrency: intFrom(env, 'WORKER_CONCURRENCY', 50),
+    workerLockMs: intFrom(env, 'WORKER_LOCK_MS', 30_000),
     bootstrapPath,
     bootstrap: overrides.bootstrap ?? loadBootstrap(bootstrapPath, env),
     network: endpointsFromEnv(env),
     ...overrides,
   };
+  // A lock shorter than a Redis round trip or two would be lost by healthy workers.
+  if (config.workerLockMs < 100) throw new ConfigError(`WORKER_LOCK_MS must be at least 100, got ${config.workerLockMs}`);
   return config;
 }

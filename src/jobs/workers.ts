@@ -15,6 +15,11 @@ export interface WorkerPoolOptions {
   concurrency?: number;
   /** How long close() waits for active jobs before it forces the workers shut. @defaultValue 5000 */
   closeTimeoutMs?: number;
+  /**
+   * BullMQ `lockDuration`, and `stalledInterval` too: a job whose worker died is taken back within
+   * about twice this. @defaultValue 30000
+   */
+  lockDurationMs?: number;
 }
 
 /** Raised for a job whose name has no processor: a deployment mismatch, not a transient error. */
@@ -53,6 +58,8 @@ export class WorkerPool {
         connection,
         prefix: this.options.prefix,
         concurrency: this.options.concurrency ?? 50,
+        lockDuration: this.options.lockDurationMs ?? 30_000,
+        stalledInterval: this.options.lockDurationMs ?? 30_000,
       });
       worker.on('error', (err) => logger.warn({ queue: queueName, err: err.message }, 'worker connection error'));
       worker.on('failed', (job, err) =>

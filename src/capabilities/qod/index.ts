@@ -28,6 +28,14 @@ export interface QodBootstrap {
   requestedTimeoutSeconds?: number;
   /** Seconds an ended session stays readable (at least 360). @defaultValue 3600 */
   retentionSeconds?: number;
+  /**
+   * Tries of a session's activation while the PCF cannot be reached; after the last one the session
+   * ends NETWORK_TERMINATED. Keep attempts × back-off within `requestedTimeoutSeconds`.
+   * @defaultValue 5
+   */
+  activationAttempts?: number;
+  /** Delay before the second try, doubling with each further one (with jitter). @defaultValue 500 */
+  activationBackoffMs?: number;
 }
 
 function create(services: PlatformServices): CapabilityRuntime {
@@ -40,6 +48,8 @@ function create(services: PlatformServices): CapabilityRuntime {
     publicUrl: config.publicUrl,
     requestedTimeoutMs: (settings.requestedTimeoutSeconds ?? 30) * 1000,
     retentionSeconds: Math.max(360, settings.retentionSeconds ?? 3600),
+    activationAttempts: Math.max(1, settings.activationAttempts ?? 5),
+    activationBackoffMs: Math.max(0, settings.activationBackoffMs ?? 500),
   };
   const sessions = new SessionStore(redis, key);
   const profiles = new ProfileStore(redis, key);

@@ -59,9 +59,20 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     return { networkRef };
   }
 
+  /**
+   * Is the flow an event names nobody's? A session owns the flow it stored; one without a flow yet
+   * adopts it only while REQUESTED (the event outran the activation). A session that ended first
+   * never will: the flow comes from a create whose worker died before it could store or release it,
+   * and nothing else would ever release it.
+   */
+  function orphaned(s: SessionRecord | undefined, networkRef: string): boolean {
+    if (!s || s.status === 'DELETED') return true;
+    return s.networkRef ? s.networkRef !== networkRef : s.status === 'UNAVAILABLE';
+  }
+
   async function networkEvent(data: { flowId: string; kind: string; cause?: string; networkRef?: string }, ctx: ProcessorContext): Promise<unknown> {
     const s = await d.sessions.get(data.flowId);
-    if (data.networkRef && (!s || s.status === 'DELETED' || (s.networkRef && s.networkRef !== data.networkRef))) {
+    if (data.networkRef && orphaned(s, data.networkRef)) {
       await releaseIfOrphan(s, data.networkRef);
       return { orphan: data.networkRef };
     }

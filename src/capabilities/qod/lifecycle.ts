@@ -1,3 +1,4 @@
+import type { JobsOptions } from 'bullmq';
 import type { JobQueues } from '../../jobs/queues.ts';
 import type { JobData } from '../../jobs/registry.ts';
 import type { Limits } from '../../tenancy/limits.ts';
@@ -30,6 +31,10 @@ export interface LifecycleOptions {
   requestedTimeoutMs: number;
   /** How long an UNAVAILABLE session stays readable (CAMARA: at least 360 s). @defaultValue 3600 s */
   retentionSeconds: number;
+  /** Tries of the activation job; the last one settles the session instead of retrying. @defaultValue 5 */
+  activationAttempts: number;
+  /** Exponential back-off base between activation tries. @defaultValue 500 ms */
+  activationBackoffMs: number;
 }
 
 /**
@@ -51,8 +56,8 @@ export class Lifecycle {
   }
 
   /** Enqueues a job of this capability with a deterministic id (a retried add is a no-op). */
-  async enqueue<N extends keyof JobDataMapOf>(name: N, data: JobData<N>, jobId: string, delayMs = 0): Promise<void> {
-    await this.queues.add(name, data, { jobId, delay: Math.max(0, delayMs) });
+  async enqueue<N extends keyof JobDataMapOf>(name: N, data: JobData<N>, jobId: string, delayMs = 0, opts: JobsOptions = {}): Promise<void> {
+    await this.queues.add(name, data, { ...opts, jobId, delay: Math.max(0, delayMs) });
   }
 
   /**
@@ -61,7 +66,9 @@ export class Lifecycle {
    * {@link recoverOutbox}; job ids are deterministic, so running this twice is harmless.
    */
   async startJobs(s: SessionRecord): Promise<void> {
-    await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`);
+    // Only the activation has its own retry policy: it is the one step that waits on an unreachable PCF.
+    const retry = { attempts: this.options.activationAttempts, backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 } };
+    await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, retry);
     await this.enqueue('quality-on-demand.requested-timeout', { sessionId: s.id, correlator: s.correlator }, `rto-${s.id}`, s.createdAt + this.options.requestedTimeoutMs - Date.now());
     await this.sessions.removeFromOutbox(s.id);
   }
