@@ -3,7 +3,7 @@ import { ApiError } from '../../http/errors.ts';
 import type { IdempotencyStore } from '../../http/idempotency.ts';
 import type { RedisClient, KeyBuilder } from '../../infra/redis.ts';
 import type { Limits } from '../../tenancy/limits.ts';
-import type { Notifier, SinkCredential } from '../../notify/index.ts';
+import type { Notifier } from '../../notify/index.ts';
 import type { SubscriberIdentity } from '../../../adapters/ports.ts';
 import type { ApiRequest, OperationHandler, Reply, RequestContext } from '../types.ts';
 import { resolveDevice, type Device } from './device.ts';
@@ -24,16 +24,8 @@ export interface HandlerDeps {
   key: KeyBuilder;
 }
 
-interface CreateSessionBody {
-  device?: Device;
-  applicationServer: ApplicationServer;
-  devicePorts?: PortsSpec;
-  applicationServerPorts?: PortsSpec;
-  qosProfile: string;
-  duration: number;
-  sink?: string;
-  sinkCredential?: SinkCredential;
-}
+/** The CreateSession body: the client-given fields of a session record. */
+type CreateSessionBody = Pick<SessionRecord, 'device' | 'applicationServer' | 'devicePorts' | 'applicationServerPorts' | 'qosProfile' | 'duration' | 'sink' | 'sinkCredential'>;
 
 function checkPorts(name: string, spec?: PortsSpec): void {
   for (const r of spec?.ranges ?? []) {
