@@ -71,7 +71,10 @@ function create(services: PlatformServices): CapabilityRuntime {
       southbound.qos.onEvent(async (e) => {
         await queues.add('quality-on-demand.network-event', { ...e, correlator: `network-${e.flowId}` }, { jobId: `nev-${e.flowId}-${e.kind}-${Date.parse(e.at)}` });
       });
-      recovery = setInterval(() => void lifecycle.recoverOutbox().catch((err) => logger.warn({ err: err.message }, 'outbox recovery failed')), 1000);
+      recovery = setInterval(() => {
+        void lifecycle.recoverOutbox().catch((err) => logger.warn({ err: err.message }, 'outbox recovery failed'));
+        void lifecycle.promoteExpiries().catch((err) => logger.warn({ err: err.message }, 'expiry promotion failed'));
+      }, 1000);
       recovery.unref();
     },
     async stopBackground() {

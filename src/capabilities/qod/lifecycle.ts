@@ -38,10 +38,23 @@ export interface LifecycleOptions {
 }
 
 /**
+ * A session ends through its own BullMQ delayed job (`exp-<id>-<expiresAt>`), but such a job holds
+ * about 1.1 KB of Redis (its hash is too large for a listpack, plus its entry in the delayed set):
+ * more than the session itself. So an AVAILABLE session whose end is further away than this waits
+ * in the `expiring` sorted set instead (about 100 B, written atomically with its transition) and
+ * gets its job once its end is this close (promoteExpiries, every second). `npm run bench -- qod`
+ * measures the memory an active session holds.
+ */
+export const EXPIRY_JOB_HORIZON_MS = 60_000;
+
+/**
  * The session state machine's side effects, in one place: every transition updates the record
  * and its indexes atomically, frees the plan slot, schedules what comes next, and tells the sink.
  */
 export class Lifecycle {
+  /** The promotion under way, if any: one at a time per process. */
+  private promoting?: Promise<number>;
+
   constructor(
     private readonly sessions: SessionStore,
     private readonly queues: JobQueues,
@@ -84,10 +97,52 @@ export class Lifecycle {
     return ids.length;
   }
 
-  /** After an extension: a new expiry job at the new end; the old one is removed (and would be stale anyway). */
+  /** The job that ends an AVAILABLE session at its `expiresAt`. */
+  private async enqueueExpiry(s: SessionRecord): Promise<void> {
+    await this.enqueue('quality-on-demand.expire', { sessionId: s.id, expiresAt: s.expiresAt!, correlator: s.correlator }, `exp-${s.id}-${s.expiresAt}`, s.expiresAt! - Date.now());
+  }
+
+  /**
+   * After an extension: the session moves on the schedule, or gets a new expiry job when its new
+   * end is near; an old job is removed (it would be stale anyway).
+   */
   async rescheduleExpiry(before: SessionRecord, after: SessionRecord): Promise<void> {
-    await this.enqueue('quality-on-demand.expire', { sessionId: after.id, expiresAt: after.expiresAt!, correlator: after.correlator }, `exp-${after.id}-${after.expiresAt}`, after.expiresAt! - Date.now());
+    if (after.expiresAt! - Date.now() > EXPIRY_JOB_HORIZON_MS) await this.sessions.scheduleExpiry(after.id, after.expiresAt!);
+    else await this.enqueueExpiry(after);
     if (before.expiresAt !== after.expiresAt) await this.queues.queue(CAPABILITY).remove(`exp-${before.id}-${before.expiresAt}`).catch(() => 0);
+  }
+
+  /**
+   * Gives the sessions whose end is within {@link EXPIRY_JOB_HORIZON_MS} their expiry job and takes
+   * them off the schedule. Reads each record: one that ended meanwhile only leaves the schedule, one
+   * whose end moved later (an extension that could not update the schedule) is moved. Job ids are
+   * deterministic, so several processes promoting at once add each job once. Returns how many it saw.
+   */
+  promoteExpiries(now = Date.now()): Promise<number> {
+    this.promoting ??= (async () => {
+      let seen = 0;
+      try {
+        for (let batch = 0; batch < 20; batch++) {
+          const due = await this.sessions.expiringBefore(now + EXPIRY_JOB_HORIZON_MS);
+          for (const [id, at] of due) {
+            const s = await this.sessions.get(id);
+            const end = s?.status === 'AVAILABLE' ? s.expiresAt : undefined;
+            if (end !== undefined && end - now > EXPIRY_JOB_HORIZON_MS) {
+              await this.sessions.scheduleExpiry(id, end);
+              continue;
+            }
+            if (end !== undefined) await this.enqueueExpiry(s!);
+            await this.sessions.unscheduleExpiry(id, at);
+          }
+          seen += due.length;
+          if (due.length < 500) break;
+        }
+        return seen;
+      } finally {
+        this.promoting = undefined;
+      }
+    })();
+    return this.promoting;
   }
 
   /** Tells the session's sink about a status change, in order per session. */
@@ -107,12 +162,19 @@ export class Lifecycle {
 
   /** REQUESTED → AVAILABLE: the network allocated the flow. */
   async available(id: string, networkRef: string | undefined, now = Date.now()): Promise<boolean> {
-    const result = await this.sessions.update(id, (cur) =>
-      cur.status !== 'REQUESTED' ? undefined : { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt: now + cur.duration * 1000, networkRef: cur.networkRef ?? networkRef } },
-    );
+    const result = await this.sessions.update(id, (cur) => {
+      if (cur.status !== 'REQUESTED') return undefined;
+      const expiresAt = now + cur.duration * 1000;
+      // On the expiry schedule in the same step, so no AVAILABLE session is ever without an end.
+      const ops: IndexOp[] = [['ZADD', this.sessions.expiring, expiresAt, id]];
+      return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
+    });
     if (!result) return false;
     const s = result.after;
-    await this.enqueue('quality-on-demand.expire', { sessionId: id, expiresAt: s.expiresAt!, correlator: s.correlator }, `exp-${id}-${s.expiresAt}`, s.expiresAt! - Date.now());
+    if (s.expiresAt! - Date.now() <= EXPIRY_JOB_HORIZON_MS) {
+      await this.enqueueExpiry(s);
+      await this.sessions.unscheduleExpiry(id, s.expiresAt!);
+    }
     await this.notify(s, 'AVAILABLE');
     this.logger.info({ sessionId: id, correlator: s.correlator }, 'qos session available');
     return true;
@@ -125,7 +187,10 @@ export class Lifecycle {
   async end(id: string, statusInfo: StatusInfo, when: (s: SessionRecord) => boolean = () => true, now = Date.now()): Promise<SessionRecord | undefined> {
     const result = await this.sessions.update(id, (cur) => {
       if ((cur.status !== 'REQUESTED' && cur.status !== 'AVAILABLE') || !when(cur)) return undefined;
-      const ops: IndexOp[] = [['SREM', this.sessions.ueIndex(cur.ueKey), id]];
+      const ops: IndexOp[] = [
+        ['SREM', this.sessions.ueIndex(cur.ueKey), id],
+        ['ZREM', this.sessions.expiring, id],
+      ];
       const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
       return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
     });
@@ -146,6 +211,7 @@ export class Lifecycle {
     const indexes: IndexOp[] = [
       ['SREM', this.sessions.ueIndex(s.ueKey), s.id],
       ['SREM', this.sessions.clientDeviceIndex(s.clientId, s.ueKey), s.id],
+      ['ZREM', this.sessions.expiring, s.id],
     ];
     const result = await this.sessions.update(s.id, (cur) =>
       cur.status === 'DELETED' ? undefined : { next: { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now }, ops: indexes, ttlSeconds: this.options.retentionSeconds },

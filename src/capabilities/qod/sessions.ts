@@ -98,6 +98,13 @@ for _, op in ipairs(cjson.decode(ARGV[4])) do
 end
 return 1`;
 
+// Takes a session off the expiry schedule only while it is still due at the time the caller saw:
+// an extension that moved it meanwhile must not be undone. KEYS[1] schedule; ARGV id, end (ms).
+const UNSCHEDULE = `
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if at and tonumber(at) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0`;
+
 /** One index change applied with a session write. */
 export type IndexOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'EXPIRE', key: string, ...args: Array<string | number>];
 
@@ -116,6 +123,7 @@ export class SessionStore {
   ) {
     // The number of keys varies with the index ops, so it is passed first on each call.
     redis.defineCommand('egQodCas', { lua: CAS });
+    redis.defineCommand('egQodUnschedule', { numberOfKeys: 1, lua: UNSCHEDULE });
   }
 
   sessionKey(id: string): string {
@@ -132,6 +140,10 @@ export class SessionStore {
   /** Sessions whose activation job may not have been enqueued yet (written with the session). */
   get outbox(): string {
     return this.key('qod', 'outbox');
+  }
+  /** AVAILABLE sessions by scheduled end (epoch ms) that have no expiry job yet (see Lifecycle). */
+  get expiring(): string {
+    return this.key('qod', 'expiring');
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -194,6 +206,24 @@ export class SessionStore {
   /** Outbox entries written before `before` (epoch ms). */
   async outboxBefore(before: number, limit = 500): Promise<string[]> {
     return await this.redis.zrangebyscore(this.outbox, 0, before, 'LIMIT', 0, limit);
+  }
+
+  /** Sessions on the expiry schedule that end before `before` (epoch ms), with their scheduled end. */
+  async expiringBefore(before: number, limit = 500): Promise<Array<[id: string, at: number]>> {
+    const flat = await this.redis.zrangebyscore(this.expiring, 0, before, 'WITHSCORES', 'LIMIT', 0, limit);
+    const due: Array<[string, number]> = [];
+    for (let i = 0; i < flat.length; i += 2) due.push([flat[i], Number(flat[i + 1])]);
+    return due;
+  }
+
+  /** Puts a session on the expiry schedule at `at`, or moves it there. */
+  async scheduleExpiry(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.expiring, at, id);
+  }
+
+  /** Takes a session off the expiry schedule, unless it was moved to another end meanwhile. */
+  async unscheduleExpiry(id: string, at: number): Promise<void> {
+    await (this.redis as unknown as { egQodUnschedule(...a: Array<string | number>): Promise<number> }).egQodUnschedule(this.expiring, id, at);
   }
 
   async idsOf(indexKey: string): Promise<string[]> {

@@ -1,0 +1,135 @@
+/**
+ * `npm run bench -- qod`: Quality on Demand against a baseline measured in the same run.
+ *
+ * 1. baseline: express 5 + ioredis answering a small JSON POST with one SET, its own process and
+ *    its own AOF redis-server; autocannon at 32 connections for 10 s.
+ * 2. gateway: gateway + worker roles in one process with the simulated network (timeScale 0), its
+ *    own AOF redis-server; createSession with the same autocannon settings, then activation latency
+ *    at half the create rate measured there.
+ * 3. http path: the gateway role alone, to show what the HTTP path costs by itself.
+ * 4. memory: 100,000 AVAILABLE sessions on a fresh AOF redis-server, used_memory before and after.
+ *
+ * Prints a markdown table on stdout (progress on stderr) and records it in docs/benchmarks.md.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Cleanup } from './support/cleanup.ts';
+import { progress } from './support/load.ts';
+import { machineFacts, table, writeSection } from './support/report.ts';
+import { fmt } from './support/stats.ts';
+import type { Usage } from './support/usage.ts';
+import { EXPIRY_JOB_HORIZON_MS } from '../src/capabilities/qod/lifecycle.ts';
+import { BASELINE_BODY, measureBaseline, type LoadSettings } from './qod/baseline.ts';
+import { measureGateway, measureHttpPath, type ActivationResult } from './qod/gateway.ts';
+import { measureMemory, type MemoryResult, type MemorySettings } from './qod/memory.ts';
+
+const LOAD: LoadSettings = { connections: 32, durationSeconds: 10, warmupSeconds: 3 };
+const MEMORY: MemorySettings = { sessions: 100_000, fullPath: 5_000, concurrency: 64, requestedTimeoutSeconds: 10 };
+const TARGETS = { throughputRatio: 0.35, activationP99Ms: 50, bytesPerSession: 2048 };
+const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+
+type Results = {
+  baseline: Awaited<ReturnType<typeof measureBaseline>>;
+  gateway: Awaited<ReturnType<typeof measureGateway>>;
+  httpPath: Awaited<ReturnType<typeof measureHttpPath>>;
+  memory: MemoryResult;
+};
+
+const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
+const pct = (x: number) => `${fmt(x * 100, 1)}%`;
+const times = (x: number) => `${fmt(x, 1)}×`;
+
+function mainTable(r: Results): string {
+  const { baseline, gateway, memory } = r;
+  const ratio = gateway.create.rps / baseline.load.rps;
+  const a = gateway.activation;
+  return table(
+    ['metric', 'gateway', 'baseline', 'ratio', 'target', 'ok'],
+    [
+      [`createSession throughput, req/s (${LOAD.connections} connections, ${LOAD.durationSeconds} s)`, fmt(gateway.create.rps), fmt(baseline.load.rps), pct(ratio), `≥ ${TARGETS.throughputRatio * 100}% of baseline`, yes(ratio >= TARGETS.throughputRatio)],
+      ['createSession latency p50, ms', fmt(gateway.create.p50), fmt(baseline.load.p50), times(gateway.create.p50 / baseline.load.p50), '', ''],
+      ['createSession latency p99, ms', fmt(gateway.create.p99), fmt(baseline.load.p99), times(gateway.create.p99 / baseline.load.p99), '', ''],
+      [`activation latency p50, ms (${a.rate}/s, ${a.sessions} sessions)`, fmt(a.p50, 1), '', '', '', ''],
+      [`activation latency p99, ms (${a.rate}/s, ${a.sessions} sessions)`, fmt(a.p99, 1), '', '', `< ${TARGETS.activationP99Ms} ms`, yes(a.p99 < TARGETS.activationP99Ms && a.missing === 0)],
+      [`Redis memory per active session, bytes (${memory.settings.sessions.toLocaleString('en')} sessions)`, fmt(memory.perSession), '', '', `< ${TARGETS.bytesPerSession} B`, yes(memory.perSession < TARGETS.bytesPerSession)],
+    ],
+  );
+}
+
+function usageRows(label: string, g: Usage, b?: Usage): string[][] {
+  const cell = (u: Usage | undefined, pick: (u: Usage) => number, d: number) => (u ? fmt(pick(u), d) : '');
+  return [
+    [`${label}: gateway process CPU per request, ms`, cell(g, (u) => u.serverCpuMs, 2), cell(b, (u) => u.serverCpuMs, 2)],
+    [`${label}: redis-server CPU per request, ms`, cell(g, (u) => u.redisCpuMs, 2), cell(b, (u) => u.redisCpuMs, 2)],
+    [`${label}: Redis commands per request (Lua scripts among them)`, `${cell(g, (u) => u.redisCommands, 0)} (${cell(g, (u) => u.redisScripts, 0)})`, b ? `${cell(b, (u) => u.redisCommands, 0)} (${cell(b, (u) => u.redisScripts, 0)})` : ''],
+  ];
+}
+
+function diagnosticsTable(r: Results): string {
+  const burst: ActivationResult = r.gateway.burst;
+  return table(
+    ['measure', 'gateway', 'baseline'],
+    [
+      ...usageRows('createSession, activation and notification included', r.gateway.usage, r.baseline.usage),
+      [`createSession throughput with the gateway role alone (no workers), req/s`, fmt(r.httpPath.create.rps), fmt(r.baseline.load.rps)],
+      [`createSession latency p50 / p99 with the gateway role alone, ms`, `${fmt(r.httpPath.create.p50)} / ${fmt(r.httpPath.create.p99)}`, `${fmt(r.baseline.load.p50)} / ${fmt(r.baseline.load.p99)}`],
+      ...usageRows('gateway role alone', r.httpPath.usage),
+      [`activation latency p50 / p99 at ${burst.rate}/s in autocannon overallRate bursts (${LOAD.connections} connections), ms`, `${fmt(burst.p50, 1)} / ${fmt(burst.p99, 1)}`, ''],
+    ],
+  );
+}
+
+function memoryTable(m: MemoryResult): string {
+  const rows = m.categories.map((c) => [c.name, String(c.keys), fmt(c.bytes / m.settings.sessions), c.perSession ? 'yes' : 'no (bounded)']);
+  const sum = m.categories.reduce((s, c) => s + c.bytes, 0);
+  rows.push(['sum of MEMORY USAGE', '', fmt(sum / m.settings.sessions), '']);
+  rows.push(['change in used_memory (the metric)', '', fmt(m.perSession), '']);
+  return table(['what', 'keys', 'bytes per session', 'grows with sessions'], rows);
+}
+
+function method(r: Results): string[] {
+  const m = r.memory;
+  return [
+    `- **Baseline**: \`bench/baseline-server.ts\`, express 5 + ioredis in its own Node process, \`POST /items\` with a JSON body of ${BASELINE_BODY.length} bytes doing one \`SET item:<uuid>\`, on its own redis-server (appendonly yes, appendfsync everysec, noeviction). autocannon ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up, then ${LOAD.durationSeconds} s measured; throughput = 2xx responses / duration.`,
+    `- **createSession**: \`bench/gateway-process.ts\`, createSystem with gateway and worker roles in one Node process plus the simulated network (PCF and bearer controller, timeScale 0) in the same process, its own AOF redis-server, LOG_LEVEL=warn. Same autocannon settings; every request a distinct (phone number, application server port), QoS profile QOS_BENCH (non-GBR, so the simulated cells admit every flow), a sink on loopback. Only 201s count. Its activation and AVAILABLE notification run in the same process during and after the window.`,
+    `- **Activation latency**: creates at half the measured throughput (${r.gateway.activation.rate}/s), sent at even intervals by an open-loop client (\`bench/support/paced.ts\`), ${r.gateway.activation.sessions} sessions; per session, from the moment its request was written to the arrival of its AVAILABLE CloudEvent at the sink in the benchmark process (both \`performance.now()\`). ${r.gateway.activation.missing} missing. The bursts row sends the same rate with autocannon \`overallRate\`, which gives each connection its share of a second at the start of that second.`,
+    `- **Redis memory**: a fresh AOF redis-server and a gateway in the benchmark process on a stub network (\`bench/qod/stub-network.ts\`: ${m.settings.sessions.toLocaleString('en')} distinct QoS subscribers, every flow ALLOCATED at once; the simulated network has 9,000 and admits 11 flows each). \`used_memory\` (INFO memory) before the first session (${fmt(m.before / 2 ** 20, 1)} MiB) and after all ${m.settings.sessions.toLocaleString('en')} are AVAILABLE and settled, every REQUESTED time-out job fired and no job waiting (${fmt(m.after / 2 ** 20, 1)} MiB). The first ${m.settings.fullPath.toLocaleString('en')} go the whole way: createSession's handler minus HTTP, BullMQ workers, activation, AVAILABLE event delivered to a sink, so finished jobs and event streams stand at their caps. The rest get createSession's write and the real activate and network-event processors called directly, without notifications (a delivered notification leaves nothing in Redis); \`checkAlike\` fails the run unless they match the full-path ones. Sessions of 3600 s, mean record ${fmt(m.sessionJsonBytes)} bytes of JSON; created in ${fmt(m.createSeconds)} s. A session within ${EXPIRY_JOB_HORIZON_MS / 1000} s of its end also holds its BullMQ expiry job (a job hash and its delayed-set entry, about 1.1 KB); no measured session is that close to its end, and with sessions of an hour 1 in ${3600 / (EXPIRY_JOB_HORIZON_MS / 1000)} is. The breakdown sums MEMORY USAGE (SAMPLES 0) by kind of key; used_memory also counts Redis's own tables.`,
+    '- **Diagnostics**: CPU from /proc of the gateway (or baseline) process and of its redis-server, Redis commands from INFO commandstats, over the measured window until every session of it was reported AVAILABLE; divided by the 201s (2xx for the baseline).',
+  ];
+}
+
+function report(r: Results, seconds: number): string {
+  return [
+    '## Quality on Demand (`npm run bench -- qod`)',
+    '',
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${fmt(seconds)} s. ${machineFacts().join('; ')}. Everything on 127.0.0.1.`,
+    '',
+    mainTable(r),
+    '',
+    'How each number was measured:',
+    '',
+    ...method(r),
+    '',
+    '### Where the time goes',
+    '',
+    diagnosticsTable(r),
+    '',
+    '### What an active session holds in Redis',
+    '',
+    memoryTable(r.memory),
+    '',
+    `createSession answers in the measured run: ${JSON.stringify(r.gateway.create.statuses)}, ${r.gateway.create.errors} without an answer. ` +
+      (Object.keys(r.gateway.otherEvents).length ? `Events other than AVAILABLE at the sink: ${JSON.stringify(r.gateway.otherEvents)}.` : 'Every session of the load runs became AVAILABLE.'),
+  ].join('\n');
+}
+
+export async function run(cleanup: Cleanup): Promise<void> {
+  const started = Date.now();
+  const baseline = await measureBaseline(cleanup, LOAD);
+  const gateway = await measureGateway(cleanup, LOAD);
+  const httpPath = await measureHttpPath(cleanup, LOAD);
+  const memory = await measureMemory(cleanup, MEMORY);
+  const text = report({ baseline, gateway, httpPath, memory }, (Date.now() - started) / 1000);
+  writeSection(DOC, 'Benchmarks', 'qod', text);
+  progress(`done; written to docs/benchmarks.md`);
+  process.stdout.write(`\n${text}\n`);
+}

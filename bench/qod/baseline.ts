@@ -1,0 +1,46 @@
+import { startChild } from '../support/children.ts';
+import type { Cleanup } from '../support/cleanup.ts';
+import { progress, runLoad, type LoadResult } from '../support/load.ts';
+import { startBenchRedis } from '../support/redis.ts';
+import { usageMeter, type Usage } from '../support/usage.ts';
+
+/** How every closed-loop load run of the benchmark is shaped. */
+export interface LoadSettings {
+  /** Concurrent connections (each sends its next request when the previous is answered). */
+  connections: number;
+  /** Seconds measured. */
+  durationSeconds: number;
+  /** Seconds of load before the measurement, not counted (JIT, connection pools, Redis warm-up). */
+  warmupSeconds: number;
+}
+
+/** What the baseline is sent: a small JSON document, about the size of a short createSession body. */
+export const BASELINE_BODY = JSON.stringify({ device: { phoneNumber: '+8613900000001' }, qosProfile: 'QOS_BENCH', duration: 3600 });
+
+/** Serves the baseline from its own process on its own AOF redis-server and measures it; stops both before returning. */
+export async function measureBaseline(cleanup: Cleanup, settings: LoadSettings): Promise<{ load: LoadResult; usage: Usage }> {
+  progress('baseline: starting a private redis-server (appendonly, everysec) and the express 5 + ioredis server');
+  const redis = await startBenchRedis(cleanup, 'baseline');
+  const child = await startChild('baseline server', 'bench/baseline-server.ts', { REDIS_URL: redis.server.url });
+  const stopChild = cleanup.add('baseline server', () => child.stop());
+  try {
+    const load = {
+      url: `http://127.0.0.1:${child.ready.port}/items`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BASELINE_BODY,
+      connections: settings.connections,
+    };
+    progress(`baseline: warm-up ${settings.warmupSeconds} s`);
+    await runLoad('baseline warm-up', { ...load, duration: settings.warmupSeconds });
+    progress(`baseline: measuring ${settings.durationSeconds} s at ${settings.connections} connections`);
+    const meter = await usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url);
+    const result = await runLoad('baseline', { ...load, duration: settings.durationSeconds });
+    const usage = await meter.per(result.ok);
+    progress(`baseline: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+    return { load: result, usage };
+  } finally {
+    await stopChild();
+    await redis.stop();
+  }
+}

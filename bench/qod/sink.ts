@@ -1,0 +1,54 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * A client's notification endpoint on loopback that notes when each session's AVAILABLE event
+ * arrived (`performance.now()`, the clock the load generator's send times use).
+ */
+export class TimingSink {
+  readonly available = new Map<string, number>();
+  /** Events other than AVAILABLE, by `qosStatus/statusInfo`: a healthy run has none. */
+  readonly others = new Map<string, number>();
+  url = '';
+  private server?: Server;
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const at = performance.now();
+        try {
+          const data = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.data ?? {};
+          if (data.qosStatus === 'AVAILABLE') this.available.set(data.sessionId, at);
+          else this.others.set(`${data.qosStatus}/${data.statusInfo}`, (this.others.get(`${data.qosStatus}/${data.statusInfo}`) ?? 0) + 1);
+          res.writeHead(204).end();
+        } catch {
+          res.writeHead(400).end();
+        }
+      });
+    });
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/events`;
+    return this;
+  }
+
+  /** Waits until every one of `ids` has been reported AVAILABLE, or the time is up; returns how many are missing. */
+  async waitFor(ids: Iterable<string>, timeoutMs: number): Promise<number> {
+    const wanted = [...ids];
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const missing = wanted.filter((id) => !this.available.has(id)).length;
+      if (missing === 0 || Date.now() > end) return missing;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}

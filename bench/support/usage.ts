@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+
+/** What the server side spent on a measured window, per successful request. */
+export interface Usage {
+  /** CPU of the server process (user + system), ms. */
+  serverCpuMs: number;
+  /** CPU of its redis-server, ms. */
+  redisCpuMs: number;
+  /** Commands Redis executed (INFO commandstats; a script counts once, plus the commands it runs). */
+  redisCommands: number;
+  /** Lua scripts among them (EVAL, EVALSHA). */
+  redisScripts: number;
+}
+
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU of a process so far, ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+async function commandCounts(redis: Redis): Promise<{ commands: number; scripts: number }> {
+  const info = await redis.info('commandstats');
+  let commands = 0;
+  let scripts = 0;
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    commands += Number(m[2]);
+    if (m[1] === 'eval' || m[1] === 'evalsha') scripts += Number(m[2]);
+  }
+  return { commands, scripts };
+}
+
+/** Takes a reading now; `per(n)` later gives what was spent since, per each of `n` requests. */
+export async function usageMeter(serverPid: number, redisPid: number, redisUrl: string): Promise<{ per(n: number): Promise<Usage> }> {
+  const probe = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  probe.on('error', () => {}); // a failed reading fails the run; the event itself says nothing more
+  const start = { server: cpuMs(serverPid), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
+  return {
+    async per(n) {
+      try {
+        const end = { server: cpuMs(serverPid), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
+        return {
+          serverCpuMs: (end.server - start.server) / n,
+          redisCpuMs: (end.redis - start.redis) / n,
+          redisCommands: (end.commands - start.commands) / n,
+          redisScripts: (end.scripts - start.scripts) / n,
+        };
+      } finally {
+        probe.disconnect();
+      }
+    },
+  };
+}
