@@ -152,7 +152,19 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   const key = keyBuilder(config.redisPrefix);
   const keyring = new Keyring(redis, key, { maxTokenLifetimeSeconds: config.accessTokenTtlSeconds + config.clockToleranceSeconds + 60 });
   await keyring.init();
-  const queues = new JobQueues(redis, bullPrefix(config.redisPrefix));
+  // BullMQ defines some fifty scripts on the connection it is given, and ioredis copies a
+  // connection's scripts into every pipeline and transaction: the producer gets its own connection
+  // so the request path's pipelines stay cheap.
+  const producer = createRedis(config.redisUrl!, 'command', 'producer');
+  producer.on('error', () => {});
+  try {
+    await waitReady(producer, config.redisUrl!);
+  } catch (err) {
+    producer.disconnect();
+    redis.disconnect();
+    throw err;
+  }
+  const queues = new JobQueues(producer, bullPrefix(config.redisPrefix));
   const store = new TenancyStore(redis, key);
   const notifier = new Notifier({ config, redis, key, store, queues, keyring, logger });
   // The network is reached through its adapters; only the worker role receives its notifications.
@@ -161,6 +173,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     southbound = config.network ? await connectSouthbound(config.network, { listen: roles.includes('worker') }) : undefined;
   } catch (err) {
     redis.disconnect();
+    producer.disconnect();
     throw err;
   }
   const services: PlatformServices = { config, redis, key, store, limits: new Limits(redis, key), queues, logger, notifier, southbound };
@@ -214,6 +227,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     await queues.close();
     await southbound?.close();
     redis.disconnect();
+    producer.disconnect();
     throw err;
   }
 
@@ -252,12 +266,13 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
             ['workers', () => workers?.close()],
             ['southbound', () => southbound?.close()],
             ['queues', () => queues.close()],
-            ['redis', () => redis.quit().catch(() => redis.disconnect())],
+            ['redis', () => Promise.all([redis, producer].map((c) => c.quit().catch(() => c.disconnect())))],
           ],
           config.shutdownTimeoutMs,
           (step, err) => logger.warn({ step, err: (err as Error)?.message }, 'shutdown step failed'),
         );
         redis.disconnect();
+        producer.disconnect();
       })();
       return closing;
     },

@@ -48,6 +48,13 @@ function unauthenticated(reason: string, withError = true): ApiError {
  * and its subscription to the capability are still active.
  */
 export class AccessControl {
+  /**
+   * Tokens already verified, until their `exp`: an ES256 verification is most of the CPU a request
+   * costs, and a client sends the same token many times. Bounded; the oldest entries go first.
+   */
+  private readonly verified = new Map<string, AccessTokenClaims>();
+  private static readonly CACHE_SIZE = 10_000;
+
   constructor(
     private readonly keyring: Keyring,
     private readonly store: TenancyStore,
@@ -59,6 +66,10 @@ export class AccessControl {
     if (!authorization) throw unauthenticated('missing token', false);
     const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
     if (!m) throw unauthenticated('the Authorization header must be "Bearer <token>"');
+    const cached = this.verified.get(m[1]);
+    // Still within exp (the cache never stretches a token's life, clock tolerance aside).
+    if (cached && (cached.exp ?? 0) * 1000 > Date.now()) return cached;
+    if (cached) this.verified.delete(m[1]);
     let claims: JWTPayload;
     try {
       claims = await this.keyring.verify(m[1], this.options);
@@ -70,6 +81,8 @@ export class AccessControl {
     if (typeof claims.client_id !== 'string' || typeof claims.tenant_id !== 'string' || typeof claims.scope !== 'string') {
       throw unauthenticated('token lacks client_id, tenant_id or scope');
     }
+    if (this.verified.size >= AccessControl.CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(m[1], claims as AccessTokenClaims);
     return claims as AccessTokenClaims;
   }
 

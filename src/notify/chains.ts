@@ -28,6 +28,8 @@ export interface Scheduled {
   correlator: string;
   /** Epoch ms when the job is due. */
   at: number;
+  /** How many times this attempt was already put off because its client was at its in-flight limit. */
+  defers?: number;
 }
 
 export interface EventRecord {

@@ -21,7 +21,7 @@ export { CLOUDEVENTS_JSON, type CloudEvent } from './delivery.ts';
 declare module '../jobs/registry.ts' {
   interface JobDataMap {
     /** One attempt to deliver the head of an ordering key's chain. */
-    'notify.deliver': { eventId: string };
+    'notify.deliver': { eventId: string; defers?: number };
     /** Finds chains whose head's job or worker was lost and gets them moving again. */
     'notify.sweep': Record<never, never>;
   }
@@ -122,7 +122,7 @@ export class Notifier {
   /** The processors to run on the `notify` queue. */
   processors(): ProcessorMap {
     return {
-      'notify.deliver': (data, ctx) => this.deliver(data.eventId, ctx),
+      'notify.deliver': (data, ctx) => this.deliver(data.eventId, ctx, data.defers ?? 0),
       'notify.sweep': () => this.sweeper.sweep(),
     };
   }
@@ -159,7 +159,7 @@ export class Notifier {
     try {
       await this.services.queues.add(
         'notify.deliver',
-        { eventId: s.eventId, correlator: s.correlator },
+        { eventId: s.eventId, correlator: s.correlator, ...(s.defers ? { defers: s.defers } : {}) },
         // Retries here cover only Redis trouble inside the processor; a sink's failures are settled as new jobs.
         { jobId: s.job, delay: Math.max(0, s.at - Date.now()), attempts: 3, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
       );
@@ -169,19 +169,20 @@ export class Notifier {
     }
   }
 
-  private async deliver(eventId: string, ctx: ProcessorContext): Promise<unknown> {
+  private async deliver(eventId: string, ctx: ProcessorContext, defers: number): Promise<unknown> {
     const record = await this.chains.load(eventId);
     if (!record) return { skipped: 'no such event' };
     const now = Date.now();
-    // A deferred attempt waits about a second: long enough not to spin, short enough to keep up.
-    const deferUntil = now + Math.round(Math.min(this.options.timeoutMs, 1000) * (0.5 + Math.random()));
+    // A deferred attempt waits 20 ms the first time, doubling up to a second: a short burst of
+    // events gets through at once, while a client whose sink holds every slot costs little.
+    const deferUntil = now + Math.round(Math.min(this.options.timeoutMs, 1000, 20 * 2 ** defers) * (0.5 + Math.random()));
     const claim = await this.chains.claim(record, ctx.jobId, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, deferUntil });
     const e = record.event;
     switch (claim.kind) {
       case 'stale':
         return { skipped: 'superseded' };
       case 'busy':
-        await this.addJob({ eventId, job: claim.job, correlator: e.correlator, at: deferUntil });
+        await this.addJob({ eventId, job: claim.job, correlator: e.correlator, at: deferUntil, defers: defers + 1 });
         return { deferred: 'client at its in-flight limit' };
       case 'gone':
         ctx.log.info({ eventId, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
