@@ -94,17 +94,9 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** An accepted event as kept in Redis until it is delivered or dead-lettered. */
-export interface StoredEvent {
+/** An accepted event as kept in Redis until it is delivered or dead-lettered: the request, with its id and time. */
+export interface StoredEvent extends NotificationRequest {
   id: string;
-  clientId: string;
-  sink: string;
-  sinkCredential?: SinkCredential;
-  orderingKey: string;
-  type: string;
-  source: string;
   /** RFC 3339; when the event was accepted. Stable across retries. */
   time: string;
-  data: unknown;
-  correlator: string;
 }
