@@ -108,6 +108,9 @@ describe('Quality on Demand end to end', function () {
       const mine = await f.gw.http.post(`${QOD}/retrieve-sessions`).set('Authorization', `Bearer ${token}`).send({});
       assert.equal(mine.status, 200, mine.text);
       assert.deepEqual(mine.body.map((s: { sessionId: string }) => s.sessionId), [res.body.sessionId]);
+      assert.equal((await get(res.body.sessionId, token)).status, 200);
+      // Same client, another device's token: the session is not that user's (Design Guide §6.7).
+      await expectError(await get(res.body.sessionId, await deviceToken(21)), 404, 'NOT_FOUND');
     });
   });
 

@@ -6,7 +6,7 @@ import type { Limits } from '../../tenancy/limits.ts';
 import type { Notifier } from '../../notify/index.ts';
 import type { SubscriberIdentity } from '../../../adapters/ports.ts';
 import type { ApiRequest, OperationHandler, Reply, RequestContext } from '../types.ts';
-import { resolveDevice, type Device } from './device.ts';
+import { DEVICE_REF_CLAIM, resolveDevice, type Device } from './device.ts';
 import { flowsOverlap, parseCidr, serverAddresses, type ApplicationServer, type PortsSpec } from './flows.ts';
 import { durationSeconds, profileView, type ProfileStore, type QosProfileConfig } from './profiles.ts';
 import { sessionInfo, type SessionRecord, type SessionStore } from './sessions.ts';
@@ -66,6 +66,9 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
   async function owned(req: ApiRequest, ctx: RequestContext): Promise<SessionRecord> {
     const s = await d.sessions.get(req.params.sessionId);
     if (!s || s.clientId !== ctx.principal!.clientId || s.status === 'DELETED') throw new ApiError('NOT_FOUND', 'session not found');
+    // CAMARA Design Guide §6.7: with a 3-legged token the session must also be the token's device's.
+    const ref = ctx.principal!.claims[DEVICE_REF_CLAIM];
+    if (typeof ref === 'string' && s.deviceRef !== ref) throw new ApiError('NOT_FOUND', 'session not found');
     return s;
   }
 
@@ -87,6 +90,7 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
       ueIpv4: device.subscriber.ipv4,
       ueIpv6: device.subscriber.ipv6Prefix,
       device: device.echo,
+      ...(typeof principal.claims[DEVICE_REF_CLAIM] === 'string' ? { deviceRef: principal.claims[DEVICE_REF_CLAIM] as string } : {}),
       applicationServer: body.applicationServer,
       devicePorts: body.devicePorts,
       applicationServerPorts: body.applicationServerPorts,

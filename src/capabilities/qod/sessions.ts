@@ -15,6 +15,11 @@ export interface SessionRecord {
   ueIpv4?: string;
   ueIpv6?: string;
   device?: Device;
+  /**
+   * Set when a device-bound (3-legged) token created it: the token's device reference, stable per
+   * client and subscriber. Only tokens for the same device then reach the session.
+   */
+  deviceRef?: string;
   applicationServer: ApplicationServer;
   devicePorts?: PortsSpec;
   applicationServerPorts?: PortsSpec;
