@@ -21,7 +21,7 @@ export interface MemorySettings {
   fullPath: number;
   /** Creates in flight at once. */
   concurrency: number;
-  /** Seconds a session may stay REQUESTED: the run waits until the last of those time-out jobs has fired. */
+  /** Seconds a session may stay REQUESTED: the run waits until the last of those deadlines has passed. */
   requestedTimeoutSeconds: number;
 }
 
@@ -168,7 +168,7 @@ async function fastPath(rig: Rig, settings: MemorySettings): Promise<BulkActivat
   return bulk;
 }
 
-/** Waits until every REQUESTED time-out job of the full-path sessions has fired and no job waits. */
+/** Waits until every REQUESTED deadline of the full-path sessions has passed and no job waits. */
 async function settle(rig: Rig, settings: MemorySettings, lastFullCreate: number): Promise<void> {
   const queue = rig.system.services.queues.queue(qualityOnDemand.id);
   await new Promise((r) => setTimeout(r, Math.max(0, lastFullCreate + settings.requestedTimeoutSeconds * 1000 + 2000 - Date.now())));

@@ -113,6 +113,7 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
           ['SADD', d.sessions.ueIndex(device.ueKey), id],
           ['SADD', d.sessions.clientDeviceIndex(principal.clientId, device.ueKey), id],
           ['ZADD', d.sessions.outbox, Date.now(), id],
+          ['ZADD', d.sessions.requesting, record.createdAt + d.lifecycle.options.requestedTimeoutMs, id],
         ])
         .catch(async (err) => {
           await d.limits.release(principal.clientId, CAPABILITY, id).catch(() => {});

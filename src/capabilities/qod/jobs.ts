@@ -95,9 +95,6 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     'quality-on-demand.expire': async (data) => ({
       expired: !!(await d.lifecycle.end(data.sessionId, 'DURATION_EXPIRED', (s) => s.status === 'AVAILABLE' && s.expiresAt === data.expiresAt)),
     }),
-    'quality-on-demand.requested-timeout': async (data) => ({
-      timedOut: !!(await d.lifecycle.end(data.sessionId, 'NETWORK_TERMINATED', (s) => s.status === 'REQUESTED')),
-    }),
     'quality-on-demand.release': async (data) => {
       if (data.networkRef) await d.qos.delete(data.networkRef);
       const s = await d.sessions.get(data.sessionId);

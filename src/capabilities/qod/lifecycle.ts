@@ -15,8 +15,6 @@ declare module '../../jobs/registry.ts' {
     'quality-on-demand.activate': { sessionId: string };
     /** End an AVAILABLE session when its duration is over (stale when it was extended). */
     'quality-on-demand.expire': { sessionId: string; expiresAt: number };
-    /** End a session the network never confirmed. */
-    'quality-on-demand.requested-timeout': { sessionId: string };
     /** Release the session's flow in the network; drop a deleted session afterwards. */
     'quality-on-demand.release': { sessionId: string; networkRef?: string };
     /** Something the network reported about a flow. */
@@ -74,7 +72,7 @@ export class Lifecycle {
   }
 
   /**
-   * Enqueues a new session's activation and its REQUESTED time-out, then clears its outbox entry.
+   * Enqueues a new session's activation, then clears its outbox entry.
    * The entry was written with the session, so a crash before this point is repaired by
    * {@link recoverOutbox}; job ids are deterministic, so running this twice is harmless.
    */
@@ -82,8 +80,21 @@ export class Lifecycle {
     // Only the activation has its own retry policy: it is the one step that waits on an unreachable PCF.
     const retry = { attempts: this.options.activationAttempts, backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 } };
     await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, retry);
-    await this.enqueue('quality-on-demand.requested-timeout', { sessionId: s.id, correlator: s.correlator }, `rto-${s.id}`, s.createdAt + this.options.requestedTimeoutMs - Date.now());
     await this.sessions.removeFromOutbox(s.id);
+  }
+
+  /**
+   * Ends the sessions the network did not confirm in time (NETWORK_TERMINATED). Their deadlines
+   * are a sorted set written with the session, swept every second: a job per session would cost
+   * every create a BullMQ job that almost never does anything.
+   */
+  async timeOutRequested(now = Date.now()): Promise<number> {
+    const due = await this.sessions.requestedBefore(now);
+    for (const id of due) {
+      await this.end(id, 'NETWORK_TERMINATED', (s) => s.status === 'REQUESTED');
+      await this.sessions.removeFromRequesting(id);
+    }
+    return due.length;
   }
 
   /** Starts the jobs of sessions whose creator died between writing them and enqueueing their jobs. */
@@ -166,7 +177,10 @@ export class Lifecycle {
       if (cur.status !== 'REQUESTED') return undefined;
       const expiresAt = now + cur.duration * 1000;
       // On the expiry schedule in the same step, so no AVAILABLE session is ever without an end.
-      const ops: IndexOp[] = [['ZADD', this.sessions.expiring, expiresAt, id]];
+      const ops: IndexOp[] = [
+        ['ZADD', this.sessions.expiring, expiresAt, id],
+        ['ZREM', this.sessions.requesting, id],
+      ];
       return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
     });
     if (!result) return false;
@@ -190,6 +204,7 @@ export class Lifecycle {
       const ops: IndexOp[] = [
         ['SREM', this.sessions.ueIndex(cur.ueKey), id],
         ['ZREM', this.sessions.expiring, id],
+        ['ZREM', this.sessions.requesting, id],
       ];
       const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
       return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
@@ -212,6 +227,7 @@ export class Lifecycle {
       ['SREM', this.sessions.ueIndex(s.ueKey), s.id],
       ['SREM', this.sessions.clientDeviceIndex(s.clientId, s.ueKey), s.id],
       ['ZREM', this.sessions.expiring, s.id],
+      ['ZREM', this.sessions.requesting, s.id],
     ];
     const result = await this.sessions.update(s.id, (cur) =>
       cur.status === 'DELETED' ? undefined : { next: { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now }, ops: indexes, ttlSeconds: this.options.retentionSeconds },

@@ -142,6 +142,20 @@ export class SessionStore {
   clientDeviceIndex(clientId: string, ueKey: string): string {
     return this.key('qod', 'cdev', clientId, ueKey);
   }
+  /** REQUESTED sessions by the time they give up waiting for the network (score: epoch ms). */
+  get requesting(): string {
+    return this.key('qod', 'requesting');
+  }
+
+  /** REQUESTED sessions whose deadline is before `before`. */
+  async requestedBefore(before: number, limit = 500): Promise<string[]> {
+    return await this.redis.zrangebyscore(this.requesting, 0, before, 'LIMIT', 0, limit);
+  }
+
+  async removeFromRequesting(id: string): Promise<void> {
+    await this.redis.zrem(this.requesting, id);
+  }
+
   /** Sessions whose activation job may not have been enqueued yet (written with the session). */
   get outbox(): string {
     return this.key('qod', 'outbox');
