@@ -665,13 +665,8 @@ for (const mode of ['anchor schemas', 'built-in structural checks'] as const) {
 
 describe('PCF simulator with the real bearer controller', function () {
   it('allocates for a subscriber of the real controller, and terminates with PDU_SESSION_TERMINATION when the UE detaches', async function () {
-    const path = new URL('../simulators/bearer-controller/index.ts', import.meta.url);
-    const mod: Record<string, unknown> | undefined = existsSync(path) ? await import(path.href) : undefined;
-    if (typeof mod?.startBearerController !== 'function') {
-      console.log('      (skipped: simulators/bearer-controller/index.ts does not export startBearerController yet)');
-      return this.skip();
-    }
-    const bc = await (mod.startBearerController as (o: Record<string, unknown>) => Promise<{ url: string; close(): Promise<void> }>)({ port: 0, timeScale: 0.01, log: () => undefined });
+    const { startBearerController } = await import('../simulators/bearer-controller/index.ts');
+    const bc = await startBearerController({ port: 0, timeScale: 0.01, log: () => undefined });
     const af = await new AfCallbackServer().start();
     const pcf = await startPcf({ bearerControllerUrl: bc.url, log: () => undefined, timeScale: 0.05 });
     try {
