@@ -55,6 +55,8 @@ function create(services: PlatformServices): CapabilityRuntime {
   const profiles = new ProfileStore(redis, key);
   const lifecycle = new Lifecycle(sessions, queues, limits, notifier, logger.child({ capability: CAPABILITY }), options);
   const handlers = qodHandlers({ sessions, profiles, lifecycle, limits, notifier, identity: southbound.identity, idempotency: new IdempotencyStore(redis, key), redis, key });
+  const processors = qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos });
+  const applyNetworkEvent = processors['quality-on-demand.network-event']!;
   let recovery: NodeJS.Timeout | undefined;
   return {
     apis: [
@@ -62,14 +64,20 @@ function create(services: PlatformServices): CapabilityRuntime {
       { document: PROFILES_DOCUMENT, handlers },
     ],
     adminApis: [{ document: ADMIN_DOCUMENT, handlers: profileAdminHandlers(profiles) }],
-    processors: qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos }),
+    processors,
     async init() {
       await profiles.seed([...DEFAULT_PROFILES, ...(settings.qosProfiles ?? [])]);
     },
     startBackground() {
-      // Network events become durable jobs at once; the flow id is the session id.
+      // A network event is applied while the PCF waits for its answer (the flow id is the session
+      // id): the 204 goes back only once the session is updated, so a failure answers 503 and the
+      // PCF delivers it again, as it does any unacknowledged notification. A job per event would only add a hop.
+      const log = logger.child({ capability: CAPABILITY, source: 'n5-callback' });
       southbound.qos.onEvent(async (e) => {
-        await queues.add('quality-on-demand.network-event', { ...e, correlator: `network-${e.flowId}` }, { jobId: `nev-${e.flowId}-${e.kind}-${Date.parse(e.at)}` });
+        await applyNetworkEvent(
+          { ...e, correlator: `network-${e.flowId}` },
+          { jobId: `nev-${e.flowId}-${e.kind}`, attempt: 1, attemptsAllowed: 1, signal: AbortSignal.timeout(10_000), log },
+        );
       });
       recovery = setInterval(() => {
         void lifecycle.recoverOutbox().catch((err) => logger.warn({ err: err.message }, 'outbox recovery failed'));

@@ -17,7 +17,7 @@ declare module '../../jobs/registry.ts' {
     'quality-on-demand.expire': { sessionId: string; expiresAt: number };
     /** Release the session's flow in the network; drop a deleted session afterwards. */
     'quality-on-demand.release': { sessionId: string; networkRef?: string };
-    /** Something the network reported about a flow. */
+    /** Something the network reported about a flow (applied at the N5 callback; runnable as a job too). */
     'quality-on-demand.network-event': { flowId: string; kind: string; cause?: string; networkRef?: string; at: string };
   }
 }
