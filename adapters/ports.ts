@@ -58,6 +58,17 @@ export interface QosFlowEvent {
   at: string;
 }
 
+/**
+ * A network element or data source could not be reached (or did not answer in time): nothing was
+ * refused, the caller may retry. The HTTP layer answers 503 UNAVAILABLE for it.
+ */
+export class DependencyUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
 /** Why the network refused a flow synchronously. */
 export type QosRefusal = 'UE_NOT_CONNECTED' | 'NOT_AUTHORIZED' | 'INVALID_REQUEST';
 

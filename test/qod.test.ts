@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ADMIN_TOKEN } from './support/gateway.ts';
+import { ADMIN_TOKEN, startTestGateway } from './support/gateway.ts';
+import type { SimulatedNetwork } from '../simulators/index.ts';
 import { expectContract, expectError } from './support/contract.ts';
-import { QOD, createBody, phone, startQod, stopQod, ueIp, until, type QodFixture } from './support/qod.ts';
+import { QOD, createBody, phone, qodBootstrap, startQod, stopQod, ueIp, until, type QodFixture } from './support/qod.ts';
 
 export { createBody, qodBootstrap, startQod, stopQod, type QodFixture } from './support/qod.ts';
 
@@ -83,6 +84,17 @@ describe('Quality on Demand end to end', function () {
       await expectError(await create(createBody(11, f.sink, { applicationServerPorts: { ranges: [{ from: 400, to: 500 }] } })), 409, 'CONFLICT');
       assert.equal((await create(createBody(11, f.sink, { applicationServerPorts: { ports: [8443] } }))).status, 201);
       assert.equal((await create(createBody(11, f.sink, { applicationServer: { ipv4Address: '198.51.101.10' } }))).status, 201);
+    });
+
+    it('the subscriber API unreachable: 503 UNAVAILABLE, not a 5xx bug', async () => {
+      const unreachable = { ...f.net, subscriberApiUrl: 'http://127.0.0.1:1' } as SimulatedNetwork;
+      const gw = await startTestGateway({ bootstrap: qodBootstrap(), network: unreachable, roles: ['gateway'] });
+      try {
+        const res = await gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${await gw.token()}`).send(createBody(13, f.sink));
+        await expectError(res, 503, 'UNAVAILABLE');
+      } finally {
+        await gw.close();
+      }
     });
 
     it('an http sink outside loopback: 400 INVALID_SINK; PRIVATE_KEY_JWT without onboarding: 422', async () => {

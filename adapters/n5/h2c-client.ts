@@ -1,4 +1,5 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { DependencyUnavailableError } from '../ports.ts';
 
 /** A response read whole. */
 export interface H2Response {
@@ -8,14 +9,8 @@ export interface H2Response {
   text: string;
 }
 
-export class H2TransportError extends Error {
-  /** Read by the HTTP layer: a dependency is down, the client may retry (503). */
-  readonly unavailable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'H2TransportError';
-  }
-}
+/** The PCF could not be reached, or did not answer in time. */
+export class H2TransportError extends DependencyUnavailableError {}
 
 /**
  * HTTP/2 over cleartext with prior knowledge (TS 29.500 §5.2: the SBI without TLS inside the

@@ -1,4 +1,4 @@
-import type { Subscriber, SubscriberIdentity } from '../ports.ts';
+import { DependencyUnavailableError, type Subscriber, type SubscriberIdentity } from '../ports.ts';
 
 interface SubscriberDocument {
   msisdn: string;
@@ -8,14 +8,8 @@ interface SubscriberDocument {
   attached: boolean;
 }
 
-export class IdentityUnavailableError extends Error {
-  /** Read by the HTTP layer: a dependency is down, the client may retry (503). */
-  readonly unavailable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'IdentityUnavailableError';
-  }
-}
+/** The subscriber API could not be reached, or answered with a server error. */
+export class IdentityUnavailableError extends DependencyUnavailableError {}
 
 /**
  * Subscriber identity from the network's subscriber API (`GET /subscribers/{msisdn}`,

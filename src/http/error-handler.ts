@@ -2,6 +2,7 @@ import type { Request, Response, NextFunction } from 'express';
 import type { Logger } from '../infra/logger.ts';
 import { isRedisUnavailable } from '../infra/redis.ts';
 import { ApiError } from './errors.ts';
+import { DependencyUnavailableError } from '../../adapters/ports.ts';
 
 /** Maps body-parser failures to the catalog: they happen before any route runs. */
 function fromBodyParser(err: { type?: string; status?: number }): ApiError | undefined {
@@ -22,7 +23,7 @@ function fromBodyParser(err: { type?: string; status?: number }): ApiError | und
 
 /**
  * The one place that writes CAMARA error bodies `{status, code, message}`. Known errors keep their
- * code; Redis or a southbound dependency being unreachable (errors marked `unavailable`) is 503
+ * code; Redis or a southbound dependency being unreachable (DependencyUnavailableError) is 503
  * UNAVAILABLE (the client may retry); anything else is a bug,
  * logged with its stack and answered with a generic 500 that reveals nothing.
  */
@@ -30,7 +31,7 @@ export function errorHandler(logger: Logger) {
   return function writeError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
-    else if (isRedisUnavailable(err) || (err as { unavailable?: unknown })?.unavailable === true) {
+    else if (isRedisUnavailable(err) || err instanceof DependencyUnavailableError) {
       apiError = new ApiError('UNAVAILABLE', 'the service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
     } else {
       apiError = fromBodyParser(err as { type?: string }) ?? new ApiError('INTERNAL', 'internal error');
