@@ -5,16 +5,7 @@ import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../src/infra/redis-server.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { expectError } from './support/contract.ts';
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`condition not reached; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until as eventually } from './support/wait.ts';
 
 describe('Redis going away and coming back', function () {
   this.timeout(60_000);
