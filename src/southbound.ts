@@ -52,9 +52,13 @@ export async function connectSouthbound(endpoints: NetworkEndpoints, options: { 
     if (!endpoints.n5CallbackUrl) callbackBase = `http://${host}:${port}`;
     qos.setCallbackBase(callbackBase);
   }
+  const identity = new SubscriberApiIdentity(endpoints.subscriberApiUrl);
   return {
     qos,
-    identity: new SubscriberApiIdentity(endpoints.subscriberApiUrl),
-    close: () => qos.close(),
+    identity,
+    async close() {
+      identity.close();
+      await qos.close();
+    },
   };
 }

@@ -264,6 +264,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
             ['http', () => drainHttp(server, Math.floor(config.shutdownTimeoutMs / 2))],
             ['background', () => Promise.all(runtimes.map(({ runtime }) => runtime.stopBackground?.()))],
             ['workers', () => workers?.close()],
+            ['usage', () => store.close()],
             ['southbound', () => southbound?.close()],
             ['queues', () => queues.close()],
             ['redis', () => Promise.all([redis, producer].map((c) => c.quit().catch(() => c.disconnect())))],

@@ -150,6 +150,21 @@ describe('access control on every API call', () => {
       assert.equal(fresh.body.scope, '');
     });
 
+    it('another gateway process of the deployment applies a change at once, though it serves from its cache', async () => {
+      const other = await startTestGateway({ prefix: gw.config.redisPrefix, roles: ['gateway'] });
+      try {
+        const token = await gw.token('globex-app', 'globex-secret');
+        const callOther = () => other.http.post(JOB).set('Authorization', `Bearer ${token}`).send({ message: 'hi' });
+        assert.equal((await callOther()).status, 201, 'the other process has the rights cached now');
+        assert.equal((await admin('post', '/tenants/globex/applications/globex-app/suspend')).status, 200);
+        await expectError(await callOther(), 403, 'PERMISSION_DENIED');
+        assert.equal((await admin('post', '/tenants/globex/applications/globex-app/resume')).status, 200);
+        assert.equal((await callOther()).status, 201);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('a deleted application: its tokens stop working (401)', async () => {
       const created = await admin('post', '/tenants/globex/applications').send({ name: 'to delete' });
       const { clientId, clientSecret } = created.body;

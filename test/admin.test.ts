@@ -133,6 +133,17 @@ describe('operator API /admin/v1', () => {
     assert.deepEqual(today!.counters['echo.createEchoJob'], { '2xx': 3, '4xx': 1 });
     assert.deepEqual(today!.counters['echo.getEchoJob'], { '4xx': 1 });
     await expectError(await admin('get', '/tenants/globex/applications/globex-app/usage?days=0'), 400, 'INVALID_ARGUMENT');
+    // Another process counts in memory and writes its counts within a moment, and at the latest when it stops.
+    const other = await startTestGateway({ prefix: gw.config.redisPrefix, roles: ['gateway'] });
+    const expected: Record<string, number> = { '2xx': 3, '4xx': 1 };
+    for (let i = 0; i < 2; i++) {
+      const res = await other.http.post('/echo/v1/jobs').set('Authorization', `Bearer ${token}`).send({ message: `o${i}` });
+      const cls = `${Math.floor(res.status / 100)}xx`;
+      expected[cls] = (expected[cls] ?? 0) + 1;
+    }
+    await other.close();
+    const after = await ok(await admin('get', '/tenants/globex/applications/globex-app/usage?days=1'));
+    assert.deepEqual(after[0].counters['echo.createEchoJob'], expected);
     await expectError(await admin('get', '/tenants/acme/applications/globex-app/usage'), 404, 'NOT_FOUND');
   });
 

@@ -456,6 +456,20 @@ describe('Quality on Demand under faults', function () {
       }
     });
 
+    it('concurrent creates never take more sessions than the plan allows', async () => {
+      const plan = { rateLimit: { requests: 1000, windowSeconds: 1 }, maxConcurrentResources: 3 };
+      const gw = await startTestGateway({ network: f.net, bootstrap: faultBootstrap({}, { plans: { test: plan } }) });
+      try {
+        const limited = client(gw, await gw.token());
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => limited.create(createBody(140 + i, f.sink, { qosProfile: 'QOS_E' }))));
+        const statuses = answers.map((r) => r.status).sort();
+        assert.deepEqual(statuses, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429]);
+        for (const r of answers.filter((a) => a.status === 429)) assert.equal(r.body.code, 'QUOTA_EXCEEDED');
+      } finally {
+        await gw.close();
+      }
+    });
+
     it('an ended session stays readable, and Redis keeps it at least 360 s', async () => {
       const res = await api.create(createBody(114, f.sink, { qosProfile: 'QOS_SHORT', duration: 1 }));
       const id = res.body.sessionId;

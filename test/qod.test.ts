@@ -86,6 +86,13 @@ describe('Quality on Demand end to end', function () {
       assert.equal((await create(createBody(11, f.sink, { applicationServer: { ipv4Address: '198.51.101.10' } }))).status, 201);
     });
 
+    it('concurrent creates with overlapping flows for one device: exactly one session, the rest 409', async () => {
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => create(createBody(12, f.sink, { applicationServerPorts: { ports: [443, 9000 + i] } }))));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
+      const listed = await f.gw.http.post(`${QOD}/retrieve-sessions`).set('Authorization', `Bearer ${f.token}`).send({ device: { phoneNumber: phone(12) } });
+      assert.equal(listed.body.length, 1);
+    });
+
     it('the subscriber API unreachable: 503 UNAVAILABLE, not a 5xx bug', async () => {
       const unreachable = { ...f.net, subscriberApiUrl: 'http://127.0.0.1:1' } as SimulatedNetwork;
       const gw = await startTestGateway({ bootstrap: qodBootstrap(), network: unreachable, roles: ['gateway'] });

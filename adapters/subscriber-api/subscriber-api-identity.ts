@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { DependencyUnavailableError, type Subscriber, type SubscriberIdentity } from '../ports.ts';
 
 interface SubscriberDocument {
@@ -16,22 +18,50 @@ export class IdentityUnavailableError extends DependencyUnavailableError {}
  * `GET /subscribers?ipv4=`): the UE table of the packet core, as the simulated network serves it.
  */
 export class SubscriberApiIdentity implements SubscriberIdentity {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly timeoutMs = 3000,
-  ) {}
+  private readonly base: URL;
+  /** Kept-alive connections: a lookup is on the path of every call that names a device. */
+  private readonly agent: http.Agent;
 
-  private async get(path: string): Promise<Subscriber | undefined> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      throw new IdentityUnavailableError(`subscriber API unreachable: ${(err as Error).message}`, { cause: err });
-    }
-    if (res.status === 404) return undefined;
-    if (!res.ok) throw new IdentityUnavailableError(`subscriber API answered ${res.status}`);
-    const doc = (await res.json()) as SubscriberDocument;
-    return { msisdn: doc.msisdn, ipv4: doc.ipv4, ipv6Prefix: doc.ipv6Prefix, qosEligible: doc.qosEligible, attached: doc.attached };
+  constructor(
+    baseUrl: string,
+    private readonly timeoutMs = 3000,
+  ) {
+    this.base = new URL(baseUrl);
+    this.agent = new (this.base.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 64 });
+  }
+
+  private get(path: string): Promise<Subscriber | undefined> {
+    const transport = this.base.protocol === 'https:' ? https : http;
+    const prefix = this.base.pathname.replace(/\/$/, '');
+    return new Promise((resolve, reject) => {
+      const unavailable = (why: string, cause?: unknown) => reject(new IdentityUnavailableError(`subscriber API ${why}`, { cause }));
+      const req = transport.get(
+        { host: this.base.hostname, port: this.base.port, path: `${prefix}${path}`, agent: this.agent, timeout: this.timeoutMs, headers: { accept: 'application/json' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (err) => unavailable(`unreachable: ${err.message}`, err));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status === 404) return resolve(undefined);
+            if (status < 200 || status >= 300) return unavailable(`answered ${status}`);
+            try {
+              const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SubscriberDocument;
+              resolve({ msisdn: doc.msisdn, ipv4: doc.ipv4, ipv6Prefix: doc.ipv6Prefix, qosEligible: doc.qosEligible, attached: doc.attached });
+            } catch (err) {
+              unavailable('answered with a body that is not JSON', err);
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err) => unavailable(`unreachable: ${err.message}`, err));
+    });
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
   }
 
   byMsisdn(msisdn: string): Promise<Subscriber | undefined> {

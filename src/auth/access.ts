@@ -2,8 +2,8 @@ import type { JWTPayload } from 'jose';
 import { ApiError } from '../http/errors.ts';
 import { isRedisUnavailable } from '../infra/redis.ts';
 import type { Keyring } from './keyring.ts';
-import type { TenancyStore } from '../tenancy/store.ts';
-import type { Plan } from '../tenancy/types.ts';
+import type { AccessState, TenancyStore } from '../tenancy/store.ts';
+import type { Application, Plan } from '../tenancy/types.ts';
 
 /** The API client behind a request, after its token was verified and its rights loaded. */
 export interface Principal {
@@ -16,6 +16,10 @@ export interface Principal {
   plan: Plan;
   /** The verified token claims (device-bound tokens carry the subscriber here). */
   claims: JWTPayload;
+  /** The application's registration (notification hosts, keys), as of `generation`. */
+  application: Application;
+  /** The tenancy generation the rights were read at; admission re-reads them when it has moved. */
+  generation: number;
 }
 
 /** Claims the gateway puts into its access tokens, besides the registered ones. */
@@ -90,7 +94,7 @@ export class AccessControl {
    * Grants the call when the token satisfies one of the operation's security requirements (each
    * a list of scopes that must all be present) and the subscription to `capability` is active.
    */
-  async authorize(claims: AccessTokenClaims, requirements: string[][], capability: string): Promise<Principal> {
+  async authorize(claims: AccessTokenClaims, requirements: string[][], capability: string, fresh = false): Promise<Principal> {
     const scopes = new Set(claims.scope.split(' ').filter(Boolean));
     const missing = requirements.length > 0 && !requirements.some((req) => req.every((s) => scopes.has(s)));
     if (missing) {
@@ -99,14 +103,28 @@ export class AccessControl {
         headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${wanted}"` },
       });
     }
-    const { app, tenant, subscription } = await this.store.loadAccessState(claims.client_id, claims.tenant_id, capability);
-    if (!app || app.tenantId !== claims.tenant_id || !tenant) throw unauthenticated('unknown client');
+    const state = await this.store.accessState(claims.client_id, claims.tenant_id, capability, fresh);
+    const refusal = this.refusal(claims, state, capability);
+    if (!refusal) return this.principal(claims, scopes, capability, state);
+    // A refusal from the cache is checked against Redis first: the client may have been resumed.
+    if (fresh) throw refusal;
+    return this.authorize(claims, requirements, capability, true);
+  }
+
+  /** Why the application, its tenant or its subscription does not allow the call; undefined when they do. */
+  private refusal(claims: AccessTokenClaims, { app, tenant, subscription }: AccessState, capability: string): ApiError | undefined {
+    if (!app || app.tenantId !== claims.tenant_id || !tenant) return unauthenticated('unknown client');
     if (app.status !== 'ACTIVE' || tenant.status !== 'ACTIVE') {
-      throw new ApiError('PERMISSION_DENIED', 'the application or its tenant is suspended');
+      return new ApiError('PERMISSION_DENIED', 'the application or its tenant is suspended');
     }
     if (!subscription || subscription.status !== 'ACTIVE') {
-      throw new ApiError('PERMISSION_DENIED', `the application has no active subscription to ${capability}`);
+      return new ApiError('PERMISSION_DENIED', `the application has no active subscription to ${capability}`);
     }
-    return { clientId: app.clientId, tenantId: app.tenantId, scopes, capability, plan: subscription.plan, claims };
+    return undefined;
+  }
+
+  private principal(claims: AccessTokenClaims, scopes: ReadonlySet<string>, capability: string, state: AccessState): Principal {
+    const app = state.app!;
+    return { clientId: app.clientId, tenantId: app.tenantId, scopes, capability, plan: state.subscription!.plan, claims, application: app, generation: state.generation };
   }
 }

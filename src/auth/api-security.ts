@@ -3,7 +3,7 @@ import type { Context } from 'openapi-backend';
 import { ApiError } from '../http/errors.ts';
 import type { AdmissionCheck, SecurityCheck } from '../http/api-router.ts';
 import { rateLimitHeaders, type Limits } from '../tenancy/limits.ts';
-import type { AccessControl } from './access.ts';
+import type { AccessControl, AccessTokenClaims } from './access.ts';
 import { safeEqual } from './secrets.ts';
 
 /**
@@ -11,18 +11,23 @@ import { safeEqual } from './secrets.ts';
  * and the subscription to `capability`; then, once authorised, the subscription plan's rate and quota.
  */
 export function clientSecurity(access: AccessControl, limits: Limits, capability: string): { openId: SecurityCheck; admission: AdmissionCheck } {
+  const requirementsOf = (c: Context): string[][] => (c.operation.security ?? []).flatMap((r: Record<string, string[]>) => (r.openId ? [r.openId] : []));
   const openId: SecurityCheck = async (_requirement, c: Context, req: Request, res: Response) => {
     const claims = await access.authenticate(req.headers.authorization);
-    const requirements = (c.operation.security ?? []).flatMap((r: Record<string, string[]>) => (r.openId ? [r.openId] : []));
-    res.locals.principal = await access.authorize(claims, requirements, capability);
+    res.locals.principal = await access.authorize(claims, requirementsOf(c), capability);
     res.locals.capability = capability;
   };
-  const admission: AdmissionCheck = async (_c: Context, _req: Request, res: Response) => {
-    const principal = res.locals.principal;
+  const admission: AdmissionCheck = async (c: Context, _req: Request, res: Response) => {
+    let principal = res.locals.principal;
     if (!principal) return;
     try {
       const state = await limits.check(principal.clientId, capability, principal.plan);
       for (const [name, value] of Object.entries(rateLimitHeaders(state))) res.setHeader(name, value);
+      // The rights came from this process's cache and tenancy data changed since: read them again
+      // (a suspension or a new plan anywhere applies to this very call).
+      if (state.generation !== principal.generation) {
+        principal = res.locals.principal = await access.authorize(principal.claims as AccessTokenClaims, requirementsOf(c), capability, true);
+      }
     } catch (err) {
       if (err instanceof ApiError) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
       throw err;

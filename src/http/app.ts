@@ -45,7 +45,7 @@ function observe(deps: AppDeps) {
         'request',
       );
       if (principal) {
-        deps.store.recordUsage(principal.clientId, principal.capability, operation, res.statusCode).catch(() => {});
+        deps.store.recordUsage(principal.clientId, principal.capability, operation, res.statusCode);
       }
     });
     next();

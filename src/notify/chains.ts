@@ -87,7 +87,8 @@ export class Chains {
     return this.key('notify', 'busy', clientId);
   }
 
-  private gone(clientId: string): string {
+  /** The hash of a client's sinks that answered 410 Gone (sink → when). */
+  gone(clientId: string): string {
     return this.key('notify', 'gone', clientId);
   }
 

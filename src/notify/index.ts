@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../infra/config.ts';
 import type { JobQueues } from '../jobs/queues.ts';
 import type { ProcessorContext, ProcessorMap } from '../jobs/registry.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
+import type { Application } from '../tenancy/types.ts';
 import type { Keyring } from '../auth/keyring.ts';
 import { ApiError } from '../http/errors.ts';
 import { Chains, type EventRecord, type Fence, type Scheduled } from './chains.ts';
@@ -80,9 +81,23 @@ export class Notifier {
   async validateSink(clientId: string, sink: string, credential?: SinkCredential): Promise<void> {
     const app = await this.services.store.getApplication(clientId);
     if (!app) throw new ApiError('INVALID_SINK', 'sink not valid: the application is unknown');
+    this.checkSink(app, sink, credential);
+    await this.chains.revokeGone(clientId, sink);
+  }
+
+  /**
+   * The checks of {@link validateSink} against an application already loaded, without touching
+   * Redis. The caller then clears the sink's 410 mark itself, with {@link goneKey}, in the same
+   * atomic step that stores the resource naming it.
+   */
+  checkSink(app: Application, sink: string, credential?: SinkCredential): void {
     checkSink(sink, app, this.production);
     if (credential !== undefined) checkCredential(credential, app, this.production);
-    await this.chains.revokeGone(clientId, sink);
+  }
+
+  /** The hash of a client's sinks that answered 410 Gone; a new resource naming a sink deletes its field. */
+  goneKey(clientId: string): string {
+    return this.chains.gone(clientId);
   }
 
   /**

@@ -5,20 +5,23 @@ import type { Plan } from './types.ts';
 // One atomic step per request: a fixed-window rate counter, then (only for requests inside the
 // rate) the plan's day/month quota. Every gateway process shares the same counters, so the limit
 // holds for the application as a whole however many processes serve it.
-// Returns {verdict, count, windowTtlMs, quotaCount}; verdict 0 = allowed, 1 = rate, 2 = quota.
+// It also returns the tenancy generation (KEYS[3]), so a process authorising calls from cached
+// rights learns of any change in the same round trip.
+// Returns {verdict, count, windowTtlMs, quotaCount, generation}; verdict 0 = allowed, 1 = rate, 2 = quota.
 const CHECK = `
+local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
-if n > tonumber(ARGV[1]) then return {1, n, ttl, 0} end
+if n > tonumber(ARGV[1]) then return {1, n, ttl, 0, gen} end
 local qlimit = tonumber(ARGV[3])
-if qlimit < 0 then return {0, n, ttl, 0} end
+if qlimit < 0 then return {0, n, ttl, 0, gen} end
 local q = tonumber(redis.call('GET', KEYS[2]) or '0')
-if q >= qlimit then return {2, n, ttl, q} end
+if q >= qlimit then return {2, n, ttl, q, gen} end
 q = redis.call('INCR', KEYS[2])
 if q == 1 then redis.call('EXPIREAT', KEYS[2], ARGV[4]) end
-return {0, n, ttl, q}`;
+return {0, n, ttl, q, gen}`;
 
 // Takes a slot for a resource if the application holds fewer than the plan allows. Holding the
 // same resource twice is a no-op, so a retried job cannot take two slots.
@@ -34,6 +37,8 @@ export interface RateLimitState {
   windowSeconds: number;
   remaining: number;
   resetSeconds: number;
+  /** The tenancy generation read in the same step (see TenancyStore.generationKey). */
+  generation: number;
 }
 
 export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
@@ -56,8 +61,10 @@ export class Limits {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: KeyBuilder,
+    /** The tenancy generation counter (TenancyStore.generationKey). */
+    private readonly generationKey = key('tenancy', 'gen'),
   ) {
-    redis.defineCommand('egLimitCheck', { numberOfKeys: 2, lua: CHECK });
+    redis.defineCommand('egLimitCheck', { numberOfKeys: 3, lua: CHECK });
     redis.defineCommand('egSlotAcquire', { numberOfKeys: 1, lua: ACQUIRE });
   }
 
@@ -70,19 +77,21 @@ export class Limits {
     const quota = plan.quota;
     const period = quota?.period ?? 'day';
     const periodId = period === 'day' ? now.toISOString().slice(0, 10) : now.toISOString().slice(0, 7);
-    const [verdict, count, ttlMs] = (await (this.redis as unknown as { egLimitCheck(...a: Array<string | number>): Promise<number[]> }).egLimitCheck(
+    const [verdict, count, ttlMs, , generation] = (await (this.redis as unknown as { egLimitCheck(...a: Array<string | number>): Promise<number[]> }).egLimitCheck(
       this.key('rl', clientId, capability),
       this.key('quota', clientId, capability, periodId),
+      this.generationKey,
       requests,
       windowSeconds * 1000,
       quota ? quota.requests : -1,
       periodEnd(period, now) + 3600,
-    )) as [number, number, number, number];
+    )) as [number, number, number, number, number];
     const state: RateLimitState = {
       limit: requests,
       windowSeconds,
       remaining: Math.max(0, requests - count),
       resetSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+      generation,
     };
     if (verdict === 1) {
       throw new ApiError('TOO_MANY_REQUESTS', `rate limit of ${requests} requests per ${windowSeconds} s reached`, {
@@ -106,11 +115,21 @@ export class Limits {
     const max = plan.maxConcurrentResources;
     if (max === undefined) return;
     const ok = await (this.redis as unknown as { egSlotAcquire(...a: Array<string | number>): Promise<number> }).egSlotAcquire(
-      this.key('slots', clientId, capability),
+      this.slotsKey(clientId, capability),
       resourceId,
       max,
     );
-    if (ok !== 1) throw new ApiError('QUOTA_EXCEEDED', `the plan allows at most ${max} concurrent resources of ${capability}`);
+    if (ok !== 1) this.refuseSlot(capability, plan);
+  }
+
+  /** The set of resources an application holds against its plan (for callers that take a slot in their own script). */
+  slotsKey(clientId: string, capability: string): string {
+    return this.key('slots', clientId, capability);
+  }
+
+  /** The answer when an application holds as many resources as its plan allows: 429 QUOTA_EXCEEDED. */
+  refuseSlot(capability: string, plan: Plan): never {
+    throw new ApiError('QUOTA_EXCEEDED', `the plan allows at most ${plan.maxConcurrentResources} concurrent resources of ${capability}`);
   }
 
   /** Gives a resource's slot back; releasing twice is harmless. */

@@ -14,6 +14,21 @@ return 1`;
 
 const USAGE_TTL_SECONDS = 400 * 24 * 3600;
 
+/** What authorising a call needs to know about its client, and the tenancy generation it was read at. */
+export interface AccessState {
+  app?: Application;
+  tenant?: Tenant;
+  subscription?: Subscription;
+  /** The value of the tenancy generation counter when this was read (see {@link TenancyStore.generationKey}). */
+  generation: number;
+}
+
+/** How long a cached access state may serve calls that do not check the generation (a safety net). */
+const ACCESS_CACHE_MS = 30_000;
+const ACCESS_CACHE_SIZE = 10_000;
+/** Usage counters are added up in memory and written at most this long after the call. */
+const USAGE_FLUSH_MS = 250;
+
 export interface NewApplication {
   clientId?: string;
   name: string;
@@ -28,11 +43,34 @@ export interface NewApplication {
 
 /** Tenants, applications, subscriptions and usage, kept in Redis. */
 export class TenancyStore {
+  /** Access states by client, tenant and capability; cleared on every change this process makes. */
+  private readonly access = new Map<string, { state: AccessState; at: number }>();
+  /** Usage counts not yet written: key → field → count. */
+  private usage = new Map<string, Map<string, number>>();
+  private usageTimer?: NodeJS.Timeout;
+  private usageFlush?: Promise<void>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly key: KeyBuilder,
   ) {
     redis.defineCommand('egCreateIfAbsent', { numberOfKeys: 2, lua: CREATE_IF_ABSENT });
+  }
+
+  /**
+   * A counter incremented by every change to tenants, applications and subscriptions. The rate
+   * limiter reads it in the same step as it counts a call, so a process serving from its cache
+   * learns of a change made anywhere (a suspension, say) on the very next call.
+   */
+  get generationKey(): string {
+    return this.key('tenancy', 'gen');
+  }
+
+  /** Records that tenancy data changed: the local cache is dropped and every process will reload. */
+  private async changed(): Promise<void> {
+    this.access.clear();
+    await this.redis.incr(this.generationKey);
+    this.access.clear();
   }
 
   private async createIfAbsent(hashKey: string, indexKey: string, member: string, fields: Record<string, string>): Promise<boolean> {
@@ -64,6 +102,7 @@ export class TenancyStore {
   async setTenantStatus(id: string, status: Status): Promise<Tenant> {
     const tenant = await this.requireTenant(id);
     await this.redis.hset(this.key('tenant', id), 'status', status);
+    await this.changed();
     return { ...tenant, status };
   }
 
@@ -151,12 +190,14 @@ export class TenancyStore {
       else if (patch[field] !== undefined) multi.hset(k, field, patch[field]);
     }
     await multi.exec();
+    await this.changed();
     return (await this.getApplication(clientId))!;
   }
 
   async setApplicationStatus(tenantId: string, clientId: string, status: Status): Promise<Application> {
     const app = await this.requireApplication(tenantId, clientId);
     await this.redis.hset(this.key('app', clientId), 'status', status);
+    await this.changed();
     return { ...app, status };
   }
 
@@ -175,6 +216,7 @@ export class TenancyStore {
       .del(this.key('app', clientId), this.key('subs', clientId))
       .srem(this.key('tenant', tenantId, 'apps'), clientId)
       .exec();
+    await this.changed();
   }
 
   // --- subscriptions -------------------------------------------------------------------------
@@ -184,13 +226,16 @@ export class TenancyStore {
     const existing = await this.getSubscription(clientId, capability);
     const sub: Subscription = { clientId, capability, plan, status, createdAt: existing?.createdAt ?? new Date().toISOString() };
     await this.redis.hset(this.key('subs', clientId), capability, JSON.stringify(sub));
+    await this.changed();
     return sub;
   }
 
   /** Creates a subscription only if the application has none for that capability (bootstrap). */
   async ensureSubscription(clientId: string, capability: string, plan: Plan): Promise<boolean> {
     const sub: Subscription = { clientId, capability, plan, status: 'ACTIVE', createdAt: new Date().toISOString() };
-    return (await this.redis.hsetnx(this.key('subs', clientId), capability, JSON.stringify(sub))) === 1;
+    const created = (await this.redis.hsetnx(this.key('subs', clientId), capability, JSON.stringify(sub))) === 1;
+    if (created) await this.changed();
+    return created;
   }
 
   async getSubscription(clientId: string, capability: string): Promise<Subscription | undefined> {
@@ -206,43 +251,110 @@ export class TenancyStore {
   }
 
   async deleteSubscription(clientId: string, capability: string): Promise<boolean> {
-    return (await this.redis.hdel(this.key('subs', clientId), capability)) === 1;
+    const deleted = (await this.redis.hdel(this.key('subs', clientId), capability)) === 1;
+    await this.changed();
+    return deleted;
   }
 
   /**
-   * Everything the request path needs to authorise a call, in one round trip: the application,
-   * its tenant and its subscription to the capability being called.
+   * Everything the request path needs to authorise a call, read in one atomic step with the
+   * tenancy generation: the application, its tenant and its subscription to the capability.
+   * Served from this process's cache unless `fresh`; callers compare the generation with the one
+   * the rate limiter returns and ask again with `fresh` when they differ.
    */
-  async loadAccessState(
-    clientId: string,
-    tenantId: string,
-    capability: string | undefined,
-  ): Promise<{ app?: Application; tenant?: Tenant; subscription?: Subscription }> {
-    const pipe = this.redis.pipeline().hgetall(this.key('app', clientId)).hget(this.key('tenant', tenantId), 'status');
-    if (capability) pipe.hget(this.key('subs', clientId), capability);
-    const results = (await pipe.exec()) ?? [];
+  async accessState(clientId: string, tenantId: string, capability: string, fresh = false): Promise<AccessState> {
+    const cacheKey = `${clientId}\u0000${tenantId}\u0000${capability}`;
+    const hit = this.access.get(cacheKey);
+    if (hit && !fresh && Date.now() - hit.at < ACCESS_CACHE_MS) return hit.state;
+    const state = await this.loadAccessState(clientId, tenantId, capability);
+    // Only a known application is kept: unknown clients must not fill the cache.
+    if (state.app) {
+      if (this.access.size >= ACCESS_CACHE_SIZE) this.access.delete(this.access.keys().next().value!);
+      this.access.set(cacheKey, { state, at: Date.now() });
+    }
+    return state;
+  }
+
+  async loadAccessState(clientId: string, tenantId: string, capability: string): Promise<AccessState> {
+    const results =
+      (await this.redis
+        .multi()
+        .hgetall(this.key('app', clientId))
+        .hget(this.key('tenant', tenantId), 'status')
+        .hget(this.key('subs', clientId), capability)
+        .get(this.generationKey)
+        .exec()) ?? [];
     for (const [err] of results) if (err) throw err;
     const appHash = results[0][1] as Record<string, string>;
     const tenantStatus = results[1][1] as string | null;
-    const subRaw = capability ? (results[2][1] as string | null) : null;
+    const subRaw = results[2][1] as string | null;
     return {
       app: appHash.clientId ? toApplication(appHash) : undefined,
       tenant: tenantStatus ? ({ id: tenantId, status: tenantStatus } as Tenant) : undefined,
       subscription: subRaw ? (JSON.parse(subRaw) as Subscription) : undefined,
+      generation: Number(results[3][1] ?? 0),
     };
   }
 
   // --- usage ---------------------------------------------------------------------------------
 
-  /** Counts one answered call: `capability.operation` by status class (2xx, 4xx, 5xx). */
-  async recordUsage(clientId: string, capability: string, operation: string, status: number, when = new Date()): Promise<void> {
-    const day = when.toISOString().slice(0, 10);
-    const k = this.key('usage', clientId, day);
-    await this.redis.multi().hincrby(k, `${capability}.${operation}|${Math.floor(status / 100)}xx`, 1).expire(k, USAGE_TTL_SECONDS).exec();
+  /**
+   * Counts one answered call: `capability.operation` by status class (2xx, 4xx, 5xx). Counts are
+   * added up in memory and written together every {@link USAGE_FLUSH_MS} and when the process
+   * stops, so the request path pays no Redis round trip for them.
+   */
+  recordUsage(clientId: string, capability: string, operation: string, status: number, when = new Date()): void {
+    const k = this.key('usage', clientId, when.toISOString().slice(0, 10));
+    const field = `${capability}.${operation}|${Math.floor(status / 100)}xx`;
+    let fields = this.usage.get(k);
+    if (!fields) this.usage.set(k, (fields = new Map()));
+    fields.set(field, (fields.get(field) ?? 0) + 1);
+    this.usageTimer ??= setTimeout(() => void this.flushUsage().catch(() => {}), USAGE_FLUSH_MS);
+  }
+
+  /** Writes the counts gathered so far (one pipeline); a failed write keeps them for the next try. */
+  async flushUsage(): Promise<void> {
+    await this.usageFlush;
+    clearTimeout(this.usageTimer);
+    this.usageTimer = undefined;
+    if (this.usage.size === 0) return;
+    const pending = this.usage;
+    this.usage = new Map();
+    const pipe = this.redis.pipeline();
+    for (const [k, fields] of pending) {
+      for (const [field, n] of fields) pipe.hincrby(k, field, n);
+      pipe.expire(k, USAGE_TTL_SECONDS);
+    }
+    this.usageFlush = (async () => {
+      const results = (await pipe.exec()) ?? [];
+      if (results.some(([err]) => err)) throw results.find(([err]) => err)![0];
+    })().catch((err) => {
+      // Put them back: a Redis outage delays usage records, it does not lose them.
+      for (const [k, fields] of pending) {
+        let into = this.usage.get(k);
+        if (!into) this.usage.set(k, (into = new Map()));
+        for (const [field, n] of fields) into.set(field, (into.get(field) ?? 0) + n);
+      }
+      this.usageTimer ??= setTimeout(() => void this.flushUsage().catch(() => {}), USAGE_FLUSH_MS * 4);
+      throw err;
+    });
+    try {
+      await this.usageFlush;
+    } finally {
+      this.usageFlush = undefined;
+    }
+  }
+
+  /** Stops the flush timer after writing what is left. */
+  async close(): Promise<void> {
+    await this.flushUsage().catch(() => {});
+    clearTimeout(this.usageTimer);
+    this.usageTimer = undefined;
   }
 
   /** Usage counters for the last `days` days, newest first. */
   async getUsage(clientId: string, days: number, until = new Date()): Promise<UsageDay[]> {
+    await this.flushUsage().catch(() => {});
     const dates = Array.from({ length: days }, (_, i) => new Date(until.getTime() - i * 86_400_000).toISOString().slice(0, 10));
     const pipe = this.redis.pipeline();
     for (const d of dates) pipe.hgetall(this.key('usage', clientId, d));

@@ -78,7 +78,7 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     checkPorts('devicePorts', body.devicePorts);
     checkPorts('applicationServerPorts', body.applicationServerPorts);
     const profile = checkProfile(await d.profiles.get(body.qosProfile), body, principal.plan.limits?.allowedQosProfiles);
-    if (body.sink) await d.notifier.validateSink(principal.clientId, body.sink, body.sinkCredential);
+    if (body.sink) d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
     else if (body.sinkCredential) throw new ApiError('INVALID_ARGUMENT', 'sinkCredential needs a sink');
     const device = await resolveDevice(body.device, principal, d);
     const id = randomUUID();
@@ -102,26 +102,15 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
       sinkCredential: body.sinkCredential,
       correlator: ctx.correlator,
     };
-    await d.sessions.withUeLock(device.ueKey, async () => {
-      const active = await d.sessions.getMany(await d.sessions.idsOf(d.sessions.ueIndex(device.ueKey)));
-      if (active.some((s) => (s.status === 'REQUESTED' || s.status === 'AVAILABLE') && flowsOverlap(s, record))) {
-        throw new ApiError('CONFLICT', 'the device already has a session whose flows overlap these');
-      }
-      await d.limits.acquire(principal.clientId, CAPABILITY, id, principal.plan);
-      const written = await d.sessions
-        .write(record, -1, [
-          ['SADD', d.sessions.ueIndex(device.ueKey), id],
-          ['SADD', d.sessions.clientDeviceIndex(principal.clientId, device.ueKey), id],
-          ['ZADD', d.sessions.outbox, Date.now(), id],
-          ['ZADD', d.sessions.requesting, record.createdAt + d.lifecycle.options.requestedTimeoutMs, id],
-        ])
-        .catch(async (err) => {
-          await d.limits.release(principal.clientId, CAPABILITY, id).catch(() => {});
-          throw err;
-        });
-      // A random UUID that already exists: practically impossible, and a bug if it happens.
-      if (!written) throw new Error(`session id ${id} already exists`);
+    const outcome = await d.sessions.create(record, {
+      overlaps: (active) => flowsOverlap(active, record),
+      slotsKey: d.limits.slotsKey(principal.clientId, CAPABILITY),
+      maxSlots: principal.plan.maxConcurrentResources,
+      goneKey: d.notifier.goneKey(principal.clientId),
+      requestedDeadline: record.createdAt + d.lifecycle.options.requestedTimeoutMs,
     });
+    if (outcome === 'conflict') throw new ApiError('CONFLICT', 'the device already has a session whose flows overlap these');
+    if (outcome === 'no-slot') d.limits.refuseSlot(CAPABILITY, principal.plan);
     await d.lifecycle.startJobs(record);
     return { status: 201, body: sessionInfo(record) };
   }

@@ -72,15 +72,14 @@ export class Lifecycle {
   }
 
   /**
-   * Enqueues a new session's activation, then clears its outbox entry.
-   * The entry was written with the session, so a crash before this point is repaired by
-   * {@link recoverOutbox}; job ids are deterministic, so running this twice is harmless.
+   * Enqueues a new session's activation. Its outbox entry, written with the session, stays until
+   * the activation job runs (which clears it), so a crash before the job was stored is repaired by
+   * {@link recoverOutbox}; job ids are deterministic, so adding it twice is harmless.
    */
   async startJobs(s: SessionRecord): Promise<void> {
     // Only the activation has its own retry policy: it is the one step that waits on an unreachable PCF.
     const retry = { attempts: this.options.activationAttempts, backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 } };
     await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, retry);
-    await this.sessions.removeFromOutbox(s.id);
   }
 
   /**
@@ -97,13 +96,17 @@ export class Lifecycle {
     return due.length;
   }
 
-  /** Starts the jobs of sessions whose creator died between writing them and enqueueing their jobs. */
-  async recoverOutbox(olderThanMs = 2000): Promise<number> {
+  /**
+   * Starts the jobs of sessions whose creator died between writing them and enqueueing their jobs.
+   * An entry this old either lost its job or waits behind a backlog: adding the job again is a
+   * no-op for the latter (same id), and either way the entry is then done with.
+   */
+  async recoverOutbox(olderThanMs = 5000): Promise<number> {
     const ids = await this.sessions.outboxBefore(Date.now() - olderThanMs);
     for (const id of ids) {
       const s = await this.sessions.get(id);
-      if (s) await this.startJobs(s);
-      else await this.sessions.removeFromOutbox(id);
+      if (s?.status === 'REQUESTED' && !s.networkRef) await this.startJobs(s);
+      await this.sessions.removeFromOutbox(id);
     }
     return ids.length;
   }

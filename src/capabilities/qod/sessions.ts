@@ -110,6 +110,53 @@ local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if at and tonumber(at) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0`;
 
+// Creates a session unless a session was added to its UE since the caller checked the UE's
+// sessions for overlapping flows, and takes the plan's slot in the same step. KEYS: session, UE
+// index, client-device index, outbox, REQUESTED deadlines, plan slots, the client's gone sinks.
+// ARGV: JSON, id, ids the caller checked (JSON array), outbox score, deadline, max slots (-1: no
+// limit), sink ('' none). Returns 1 created, 0 id taken, -1 no slot left, -2 UE changed (check again).
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seen = {}
+for _, id in ipairs(cjson.decode(ARGV[3])) do seen[id] = true end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not seen[id] then return -2 end
+end
+local max = tonumber(ARGV[6])
+if max >= 0 then
+  if redis.call('SCARD', KEYS[6]) >= max then return -1 end
+  redis.call('SADD', KEYS[6], ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2])
+if ARGV[7] ~= '' then redis.call('HDEL', KEYS[7], ARGV[7]) end
+return 1`;
+
+// The sessions a UE's index names, in one round trip: {ids, records (false where gone)}.
+// ARGV[1]: the prefix of session keys (the same hash tag as KEYS[1] on a cluster).
+const UE_SESSIONS = `
+local ids = redis.call('SMEMBERS', KEYS[1])
+if #ids == 0 then return {ids, {}} end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = ARGV[1] .. id end
+return {ids, redis.call('MGET', unpack(keys))}`;
+
+/** Where a new session's plan slot and sink mark live (see {@link SessionStore.create}). */
+export interface CreateOptions {
+  /** True when an active session of the UE has flows that overlap the new one's. */
+  overlaps: (active: SessionRecord) => boolean;
+  slotsKey: string;
+  /** The plan's maximum of concurrent sessions; undefined: no limit. */
+  maxSlots?: number;
+  /** The client's hash of sinks that answered 410 Gone: the new session's sink leaves it. */
+  goneKey: string;
+  /** When the session gives up waiting for the network (epoch ms). */
+  requestedDeadline: number;
+}
+
 /** One index change applied with a session write. */
 export type IndexOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'EXPIRE', key: string, ...args: Array<string | number>];
 
@@ -129,6 +176,51 @@ export class SessionStore {
     // The number of keys varies with the index ops, so it is passed first on each call.
     redis.defineCommand('egQodCas', { lua: CAS });
     redis.defineCommand('egQodUnschedule', { numberOfKeys: 1, lua: UNSCHEDULE });
+    redis.defineCommand('egQodCreate', { numberOfKeys: 7, lua: CREATE });
+    redis.defineCommand('egQodUeSessions', { numberOfKeys: 1, lua: UE_SESSIONS });
+  }
+
+  /**
+   * Stores a new session with its indexes, outbox entry, REQUESTED deadline and plan slot, in one
+   * atomic step, unless one of the UE's active sessions overlaps it. Without a lock: the UE's
+   * sessions are read, checked, and the write only happens if no session joined the UE meanwhile
+   * (otherwise it checks again). Two round trips when nothing races.
+   */
+  async create(record: SessionRecord, o: CreateOptions): Promise<'created' | 'conflict' | 'no-slot'> {
+    const run = this.redis as unknown as {
+      egQodUeSessions(...a: string[]): Promise<[string[], Array<string | null>]>;
+      egQodCreate(...a: Array<string | number>): Promise<number>;
+    };
+    const ue = this.ueIndex(record.ueKey);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [ids, raws] = await run.egQodUeSessions(ue, this.sessionKey(''));
+      for (const raw of raws) {
+        if (!raw) continue;
+        const s = JSON.parse(raw) as SessionRecord;
+        if ((s.status === 'REQUESTED' || s.status === 'AVAILABLE') && o.overlaps(s)) return 'conflict';
+      }
+      const result = await run.egQodCreate(
+        this.sessionKey(record.id),
+        ue,
+        this.clientDeviceIndex(record.clientId, record.ueKey),
+        this.outbox,
+        this.requesting,
+        o.slotsKey,
+        o.goneKey,
+        JSON.stringify(record),
+        record.id,
+        JSON.stringify(ids),
+        record.createdAt,
+        o.requestedDeadline,
+        o.maxSlots ?? -1,
+        record.sink ?? '',
+      );
+      if (result === 1) return 'created';
+      if (result === -1) return 'no-slot';
+      // A random UUID that already exists: practically impossible, and a bug if it happens.
+      if (result === 0) throw new Error(`session id ${record.id} already exists`);
+    }
+    throw new ConcurrentChangeError(record.id);
   }
 
   sessionKey(id: string): string {
@@ -247,22 +339,5 @@ export class SessionStore {
 
   async idsOf(indexKey: string): Promise<string[]> {
     return await this.redis.smembers(indexKey);
-  }
-
-  /** Takes a short per-UE lock so two creates for one device cannot both pass the overlap check. */
-  async withUeLock<T>(ueKey: string, fn: () => Promise<T>): Promise<T> {
-    const lock = this.key('qod', 'lock', ueKey);
-    const token = `${process.pid}-${Math.random()}`;
-    for (let i = 0; ; i++) {
-      if ((await this.redis.set(lock, token, 'PX', 5000, 'NX')) === 'OK') break;
-      if (i >= 100) throw new ConcurrentChangeError(ueKey);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    try {
-      return await fn();
-    } finally {
-      // Compare-and-delete, so a lock that expired and was taken by another request stays theirs.
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, token);
-    }
   }
 }
