@@ -108,6 +108,8 @@ class Sink {
 interface Node {
   notifier: Notifier;
   logs: LogCapture;
+  /** Delivery jobs this node's workers ran (each claim attempt is one). */
+  jobsRun(): Promise<number>;
   close(): Promise<void>;
   /** Stops the workers without waiting for deliveries in flight and cuts Redis, as a killed process would. */
   kill(): Promise<void>;
@@ -126,11 +128,12 @@ async function startNode(gw: TestGateway, options: NotifierOptions, o: { concurr
   const logs = new LogCapture();
   const logger = createLogger('debug', {}, logs.stream);
   const notifier = new Notifier({ redis, key, queues, store: new TenancyStore(redis, key), keyring, logger, config: gw.config }, options);
+  const metrics = createMetrics({ defaultMetrics: false });
   const pool = new WorkerPool(notifier.processors(), {
     connect: () => createRedis(url, 'blocking').on('error', () => {}),
     prefix,
     logger,
-    metrics: createMetrics({ defaultMetrics: false }),
+    metrics,
     concurrency: o.concurrency ?? 10,
     closeTimeoutMs: 100,
   });
@@ -141,6 +144,10 @@ async function startNode(gw: TestGateway, options: NotifierOptions, o: { concurr
   const node: Node = {
     notifier,
     logs,
+    async jobsRun() {
+      const { values } = await metrics.jobDuration.get();
+      return values.filter((v) => v.metricName?.endsWith('_count')).reduce((n, v) => n + v.value, 0);
+    },
     async close() {
       await pool.close();
       await queues.close();
@@ -504,6 +511,20 @@ describe('notifications: CloudEvents delivery to sinks', () => {
         clearInterval(release);
       }
       assert.deepEqual([...slow.delivered()].sort(), [...slowIds].sort());
+    });
+
+    it('a client at its in-flight limit parks its events: each one is woken when a slot frees, not polled', async () => {
+      const s = await sink(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 2)));
+      // A sweeper that would only look after a minute: only the wake-ups can move the parked events.
+      const node = await startNode(gw, { ...FAST, maxInFlightPerClient: 2, stuckAfterMs: 60_000, sweepIntervalMs: 60_000 }, { concurrency: 8 });
+      const ids: string[] = [];
+      for (let i = 0; i < 120; i++) ids.push(await api.enqueue(event(s.url, { orderingKey: `burst-${i}` })));
+      await until(() => s.delivered().length === 120, 20_000, 'every event of the burst');
+      assert.deepEqual([...s.delivered()].sort(), [...ids].sort());
+      // One job per event, plus at most one more for each time it was parked and woken.
+      const jobs = await node.jobsRun();
+      assert.ok(jobs <= 2 * ids.length, `${jobs} delivery jobs for ${ids.length} events`);
+      assert.ok(s.requests.length <= ids.length + 2, 'nothing was delivered twice');
     });
 
     it('a worker killed mid-delivery loses nothing: another delivers everything in order (same id again)', async () => {

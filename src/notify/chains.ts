@@ -14,6 +14,8 @@ import { SCRIPTS, type ScriptName } from './scripts.ts';
  * - `notify:due` (sorted set): chain → when its head must have moved on. The sweeper looks only
  *   at chains past that time (a lost job, a worker that died mid-delivery).
  * - `notify:busy:<clientId>` (sorted set): event → lease end, the client's attempts in flight.
+ * - `notify:parked:<clientId>` (list): heads that found their client at its in-flight limit
+ *   (state `parked`, no job), oldest first; each attempt that ends wakes one.
  * - `notify:gone:<clientId>` (hash): sink → when it answered 410 Gone.
  * - `notify:dead` and `notify:dead-by-client:<clientId>` (sorted sets): dead letters by time.
  *
@@ -28,14 +30,12 @@ export interface Scheduled {
   correlator: string;
   /** Epoch ms when the job is due. */
   at: number;
-  /** How many times this attempt was already put off because its client was at its in-flight limit. */
-  defers?: number;
 }
 
 export interface EventRecord {
   event: StoredEvent;
   chain: string;
-  state: 'queued' | 'scheduled' | 'claimed' | 'dead';
+  state: 'queued' | 'scheduled' | 'claimed' | 'parked' | 'dead';
   job: string;
   attempts: number;
   nextAt: number;
@@ -48,7 +48,7 @@ export interface EventRecord {
 export type ClaimResult =
   | { kind: 'stale' }
   | { kind: 'gone'; next?: Scheduled }
-  | { kind: 'busy'; job: string }
+  | { kind: 'busy' }
   | { kind: 'claimed'; attempts: number };
 
 /** The Redis side of notification delivery: keys and atomic transitions (see the module comment). */
@@ -85,6 +85,10 @@ export class Chains {
 
   private busy(clientId: string): string {
     return this.key('notify', 'busy', clientId);
+  }
+
+  private parked(clientId: string): string {
+    return this.key('notify', 'parked', clientId);
   }
 
   /** The hash of a client's sinks that answered 410 Gone (sink → when). */
@@ -126,16 +130,19 @@ export class Chains {
     };
   }
 
-  /** Takes the head of a chain for one attempt, unless the job is stale, the sink gone or the client at its cap. */
-  async claim(r: EventRecord, job: string, now: number, o: { leaseMs: number; cap: number; deferUntil: number }): Promise<ClaimResult> {
+  /**
+   * Takes the head of a chain for one attempt, unless the job is stale, the sink gone or the client
+   * at its cap (then the head is parked until one of the client's attempts ends).
+   */
+  async claim(r: EventRecord, job: string, now: number, o: { leaseMs: number; cap: number; parkCheckMs: number }): Promise<ClaimResult> {
     const e = r.event;
-    const args = [e.id, job, now, o.leaseMs, o.cap, e.sink, this.eventPrefix, this.graceMs, o.deferUntil];
-    const res = (await this.run('egNotifyClaim', [...this.headKeys(r), this.gone(e.clientId)], args)) as string[];
+    const args = [e.id, job, now, o.leaseMs, o.cap, e.sink, this.eventPrefix, this.graceMs, o.parkCheckMs];
+    const res = (await this.run('egNotifyClaim', [...this.headKeys(r), this.gone(e.clientId), this.parked(e.clientId)], args)) as string[];
     switch (res[0]) {
       case 'claimed':
         return { kind: 'claimed', attempts: Number(res[1]) };
       case 'busy':
-        return { kind: 'busy', job: res[1] };
+        return { kind: 'busy' };
       case 'gone':
         return { kind: 'gone', next: scheduled(res.slice(1), now) };
       default:
@@ -144,26 +151,31 @@ export class Chains {
   }
 
   /** Ends a claimed attempt that delivered the event, or found its sink gone (410). */
-  async finish(r: EventRecord, job: string, outcome: 'delivered' | 'gone', now: number): Promise<{ stale: boolean; next?: Scheduled }> {
+  async finish(r: EventRecord, job: string, outcome: 'delivered' | 'gone', now: number): Promise<Settled> {
     const e = r.event;
     const goneInfo = JSON.stringify({ at: new Date(now).toISOString(), eventId: e.id });
     const args = [e.id, job, outcome, e.sink, goneInfo, this.eventPrefix, now, this.graceMs];
-    const res = (await this.run('egNotifyFinish', [...this.headKeys(r), this.gone(e.clientId)], args)) as string[];
-    return res[0] === 'ok' ? { stale: false, next: scheduled(res.slice(1), now) } : { stale: true };
+    const res = (await this.run('egNotifyFinish', [...this.headKeys(r), this.gone(e.clientId), this.parked(e.clientId)], args)) as string[];
+    return res[0] === 'ok' ? { stale: false, next: scheduled(res.slice(1, 4), now), wake: scheduled(res.slice(4, 7), now) } : { stale: true };
   }
 
-  /** Schedules another attempt (or a deferred one) of a head at `at`; the new job id, or null if fenced out. */
-  async reschedule(r: EventRecord, fence: Fence, at: number, lastError = ''): Promise<string | null> {
-    const args = [r.event.id, fence.job, fence.state, fence.leaseBefore ?? 0, at, this.graceMs, lastError];
-    return (await this.run('egNotifyReschedule', this.headKeys(r), args)) as string | null;
+  /**
+   * Schedules another attempt of a head at `at`; the new job id, or null if fenced out. An attempt
+   * that was in flight gives its client's slot back, waking a parked head (`wake`).
+   */
+  async reschedule(r: EventRecord, fence: Fence, at: number, lastError = ''): Promise<{ job: string | null; wake?: Scheduled }> {
+    const now = Date.now();
+    const args = [r.event.id, fence.job, fence.state, fence.leaseBefore ?? 0, at, this.graceMs, lastError, this.eventPrefix, now];
+    const res = (await this.run('egNotifyReschedule', [...this.headKeys(r), this.parked(r.event.clientId)], args)) as string[] | null;
+    return res ? { job: res[0], wake: scheduled(res.slice(1, 4), now) } : { job: null };
   }
 
   /** Makes a head a dead letter and schedules the next event of its chain. */
-  async bury(r: EventRecord, fence: Fence, lastError: string, now: number, retentionMs: number): Promise<{ stale: boolean; next?: Scheduled }> {
+  async bury(r: EventRecord, fence: Fence, lastError: string, now: number, retentionMs: number): Promise<Settled> {
     const e = r.event;
     const args = [e.id, fence.job, fence.state, fence.leaseBefore ?? 0, lastError.slice(0, 500), now, retentionMs, this.eventPrefix, this.graceMs];
-    const res = (await this.run('egNotifyBury', [...this.headKeys(r), this.dead(), this.dead(e.clientId)], args)) as string[];
-    return res[0] === 'ok' ? { stale: false, next: scheduled(res.slice(1), now) } : { stale: true };
+    const res = (await this.run('egNotifyBury', [...this.headKeys(r), this.dead(), this.dead(e.clientId), this.parked(e.clientId)], args)) as string[];
+    return res[0] === 'ok' ? { stale: false, next: scheduled(res.slice(1, 4), now), wake: scheduled(res.slice(4, 7), now) } : { stale: true };
   }
 
   /** Puts a dead letter back at the tail of its chain with fresh attempts; false when there is no such dead letter. */
@@ -223,6 +235,13 @@ export class Chains {
     const res = (await this.run('egNotifyUnblock', [chain, this.due], [headSeen, this.eventPrefix, now, this.graceMs])) as string[];
     return scheduled(res, now);
   }
+}
+
+/** What ending a head's attempt set off: the next event of its chain, and a parked head of its client woken. */
+export interface Settled {
+  stale: boolean;
+  next?: Scheduled;
+  wake?: Scheduled;
 }
 
 /** The state (and lease) a transition expects the event to be in. */

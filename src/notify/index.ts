@@ -22,7 +22,7 @@ export { CLOUDEVENTS_JSON, type CloudEvent } from './delivery.ts';
 declare module '../jobs/registry.ts' {
   interface JobDataMap {
     /** One attempt to deliver the head of an ordering key's chain. */
-    'notify.deliver': { eventId: string; defers?: number };
+    'notify.deliver': { eventId: string };
     /** Finds chains whose head's job or worker was lost and gets them moving again. */
     'notify.sweep': Record<never, never>;
   }
@@ -137,7 +137,7 @@ export class Notifier {
   /** The processors to run on the `notify` queue. */
   processors(): ProcessorMap {
     return {
-      'notify.deliver': (data, ctx) => this.deliver(data.eventId, ctx, data.defers ?? 0),
+      'notify.deliver': (data, ctx) => this.deliver(data.eventId, ctx),
       'notify.sweep': () => this.sweeper.sweep(),
     };
   }
@@ -170,11 +170,16 @@ export class Notifier {
     return await this.chains.purge(id);
   }
 
+  /** The jobs a transition scheduled: the chain's next event and a woken parked head. */
+  private async addJobs(...scheduled: Array<Scheduled | undefined>): Promise<void> {
+    for (const s of scheduled) if (s) await this.addJob(s);
+  }
+
   private async addJob(s: Scheduled): Promise<void> {
     try {
       await this.services.queues.add(
         'notify.deliver',
-        { eventId: s.eventId, correlator: s.correlator, ...(s.defers ? { defers: s.defers } : {}) },
+        { eventId: s.eventId, correlator: s.correlator },
         // Retries here cover only Redis trouble inside the processor; a sink's failures are settled as new jobs.
         { jobId: s.job, delay: Math.max(0, s.at - Date.now()), attempts: 3, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
       );
@@ -184,21 +189,18 @@ export class Notifier {
     }
   }
 
-  private async deliver(eventId: string, ctx: ProcessorContext, defers: number): Promise<unknown> {
+  private async deliver(eventId: string, ctx: ProcessorContext): Promise<unknown> {
     const record = await this.chains.load(eventId);
     if (!record) return { skipped: 'no such event' };
     const now = Date.now();
-    // A deferred attempt waits 20 ms the first time, doubling up to a second: a short burst of
-    // events gets through at once, while a client whose sink holds every slot costs little.
-    const deferUntil = now + Math.round(Math.min(this.options.timeoutMs, 1000, 20 * 2 ** defers) * (0.5 + Math.random()));
-    const claim = await this.chains.claim(record, ctx.jobId, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, deferUntil });
+    // At its client's limit, the head is parked: the next of the client's attempts to end wakes it.
+    const claim = await this.chains.claim(record, ctx.jobId, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, parkCheckMs: this.options.stuckAfterMs });
     const e = record.event;
     switch (claim.kind) {
       case 'stale':
         return { skipped: 'superseded' };
       case 'busy':
-        await this.addJob({ eventId, job: claim.job, correlator: e.correlator, at: deferUntil, defers: defers + 1 });
-        return { deferred: 'client at its in-flight limit' };
+        return { parked: 'client at its in-flight limit' };
       case 'gone':
         ctx.log.info({ eventId, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
         if (claim.next) await this.addJob(claim.next);
@@ -243,26 +245,26 @@ export class Notifier {
   private async settle(r: EventRecord, fence: Fence, attempts: number, outcome: AttemptOutcome, log: Logger): Promise<void> {
     const now = Date.now();
     if (outcome.kind === 'delivered' || outcome.kind === 'gone') {
-      const { stale, next } = await this.chains.finish(r, fence.job, outcome.kind, now);
+      const { stale, next, wake } = await this.chains.finish(r, fence.job, outcome.kind, now);
       if (outcome.kind === 'gone') log.warn({ stale }, 'sink answered 410 Gone: no further events go to it');
       else log.debug({ status: outcome.status, stale }, 'notification delivered');
-      if (next) await this.addJob(next);
+      await this.addJobs(next, wake);
       return;
     }
     if (outcome.kind === 'retry' && attempts < this.options.maxAttempts) {
       const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.options.maxDelayMs) : backoffMs(attempts, this.options);
-      const job = await this.chains.reschedule(r, fence, now + delay, outcome.error);
+      const { job, wake } = await this.chains.reschedule(r, fence, now + delay, outcome.error);
       log.info({ err: outcome.error, retryInMs: delay, stale: !job }, 'notification not delivered; will retry');
-      if (job) await this.addJob({ eventId: r.event.id, job, correlator: r.event.correlator, at: now + delay });
+      await this.addJobs(job ? { eventId: r.event.id, job, correlator: r.event.correlator, at: now + delay } : undefined, wake);
       return;
     }
     await this.bury(r, fence, outcome.error, log);
   }
 
   private async bury(r: EventRecord, fence: Fence, error: string, log: Logger): Promise<void> {
-    const { stale, next } = await this.chains.bury(r, fence, error, Date.now(), this.options.deadLetterRetentionSeconds * 1000);
+    const { stale, next, wake } = await this.chains.bury(r, fence, error, Date.now(), this.options.deadLetterRetentionSeconds * 1000);
     if (!stale) log.warn({ err: error }, 'notification dead-lettered');
-    if (next) await this.addJob(next);
+    await this.addJobs(next, wake);
   }
 }
 

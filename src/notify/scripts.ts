@@ -40,6 +40,18 @@ local function advance(id, chain, due, evPrefix, now, grace)
     redis.call('LPOP', chain)
   end
 end
+-- An attempt gave its client's in-flight slot back: schedules the client's longest-parked head, if any.
+local function wake(parked, evPrefix, due, now, grace)
+  while true do
+    local id = redis.call('LPOP', parked)
+    if not id then return {'', '', ''} end
+    local ev = evPrefix .. id
+    if redis.call('HGET', ev, 'state') == 'parked' then
+      local chain = redis.call('HGET', ev, 'chain')
+      return {id, schedule(ev, id, chain, due, now, grace), redis.call('HGET', ev, 'correlator')}
+    end
+  end
+end
 `;
 
 /** A Lua script and how many of its arguments are keys. */
@@ -56,8 +68,8 @@ if redis.call('RPUSH', KEYS[2], ARGV[1]) == 1 then
   return schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]))
 end
 return ''`),
-  // KEYS ev chain busy due gone · ARGV id job now lease cap sink evPrefix grace deferUntil
-  egNotifyClaim: script(5, `
+  // KEYS ev chain busy due gone parked · ARGV id job now lease cap sink evPrefix grace parkCheckMs
+  egNotifyClaim: script(6, `
 local now = tonumber(ARGV[3])
 if not fenced(KEYS[1], ARGV[2], 'scheduled', 0) or redis.call('LINDEX', KEYS[2], 0) ~= ARGV[1] then return {'stale'} end
 if redis.call('HEXISTS', KEYS[5], ARGV[6]) == 1 then
@@ -68,7 +80,12 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local cap = tonumber(ARGV[5])
 if cap > 0 and not redis.call('ZSCORE', KEYS[3], ARGV[1]) and redis.call('ZCARD', KEYS[3]) >= cap then
-  return {'busy', schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[4], tonumber(ARGV[9]), tonumber(ARGV[8]))}
+  -- Parked: the next attempt of this client to give its slot back schedules it (no polling);
+  -- the sweeper looks at it after parkCheckMs in case that never happens (workers died).
+  redis.call('HSET', KEYS[1], 'state', 'parked', 'job', '')
+  redis.call('RPUSH', KEYS[6], ARGV[1])
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[9]), KEYS[2])
+  return {'busy'}
 end
 local leaseUntil = now + tonumber(ARGV[4])
 redis.call('ZADD', KEYS[3], leaseUntil, ARGV[1])
@@ -76,22 +93,26 @@ local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'state', 'claimed', 'leaseUntil', leaseUntil)
 redis.call('ZADD', KEYS[4], leaseUntil, KEYS[2])
 return {'claimed', tostring(attempts)}`),
-  // KEYS ev chain busy due gone · ARGV id job outcome sink goneInfo evPrefix now grace
-  egNotifyFinish: script(5, `
+  // KEYS ev chain busy due gone parked · ARGV id job outcome sink goneInfo evPrefix now grace
+  egNotifyFinish: script(6, `
 if not fenced(KEYS[1], ARGV[2], 'claimed', 0) then return {'stale'} end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
 if ARGV[3] == 'gone' then redis.call('HSET', KEYS[5], ARGV[4], ARGV[5]) end
 local n = advance(ARGV[1], KEYS[2], KEYS[4], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]))
-return {'ok', n[1], n[2], n[3]}`),
-  // KEYS ev chain busy due · ARGV id job expectState leaseBefore at grace lastError
-  egNotifyReschedule: script(4, `
+local w = wake(KEYS[6], ARGV[6], KEYS[4], tonumber(ARGV[7]), tonumber(ARGV[8]))
+return {'ok', n[1], n[2], n[3], w[1], w[2], w[3]}`),
+  // KEYS ev chain busy due parked · ARGV id job expectState leaseBefore at grace lastError evPrefix now
+  egNotifyReschedule: script(5, `
 if not fenced(KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])) then return false end
 redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'lastError', ARGV[7]) end
-return schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[6]))`),
-  // KEYS ev chain busy due dead deadByClient · ARGV id job expectState leaseBefore lastError now retentionMs evPrefix grace
-  egNotifyBury: script(6, `
+local job = schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+local w = {'', '', ''}
+if ARGV[3] == 'claimed' then w = wake(KEYS[5], ARGV[8], KEYS[4], tonumber(ARGV[9]), tonumber(ARGV[6])) end
+return {job, w[1], w[2], w[3]}`),
+  // KEYS ev chain busy due dead deadByClient parked · ARGV id job expectState leaseBefore lastError now retentionMs evPrefix grace
+  egNotifyBury: script(7, `
 if not fenced(KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])) then return {'stale'} end
 local now = tonumber(ARGV[6])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -103,7 +124,9 @@ for _, index in ipairs({KEYS[5], KEYS[6]}) do
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - tonumber(ARGV[7]))
 end
 local n = advance(ARGV[1], KEYS[2], KEYS[4], ARGV[8], now, tonumber(ARGV[9]))
-return {'ok', n[1], n[2], n[3]}`),
+local w = {'', '', ''}
+if ARGV[3] == 'claimed' then w = wake(KEYS[7], ARGV[8], KEYS[4], now, tonumber(ARGV[9])) end
+return {'ok', n[1], n[2], n[3], w[1], w[2], w[3]}`),
   // KEYS ev chain due dead deadByClient · ARGV id now grace
   egNotifyRevive: script(5, `
 if redis.call('HGET', KEYS[1], 'state') ~= 'dead' then return false end

@@ -58,8 +58,10 @@ export class Sweeper {
       return false;
     }
     const at = Math.max(now, record.nextAt);
-    const job = await chains.reschedule(record, { job: record.job, state: record.state }, at);
+    // A parked head whose wake never came (the client's attempts ended with their workers) is scheduled too.
+    const { job, wake } = await chains.reschedule(record, { job: record.job, state: record.state }, at);
     if (job) await this.deps.schedule({ eventId: record.event.id, job, correlator: record.event.correlator, at });
+    if (wake) await this.deps.schedule(wake);
     return !!job;
   }
 
@@ -79,11 +81,12 @@ export class Sweeper {
       await this.deps.bury(record, fence, error, log);
       return true;
     }
-    const job = await chains.reschedule(record, fence, now, error);
+    const { job, wake } = await chains.reschedule(record, fence, now, error);
     if (job) {
       log.warn('notification attempt lost with its worker; trying again');
       await this.deps.schedule({ eventId: e.id, job, correlator: e.correlator, at: now });
     }
+    if (wake) await this.deps.schedule(wake);
     return !!job;
   }
 }
