@@ -155,7 +155,8 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   // BullMQ defines some fifty scripts on the connection it is given, and ioredis copies a
   // connection's scripts into every pipeline and transaction: the producer gets its own connection
   // so the request path's pipelines stay cheap.
-  const producer = createRedis(config.redisUrl!, 'command', 'producer');
+  // No auto-pipelining there either: each automatic pipeline would copy those scripts too.
+  const producer = createRedis(config.redisUrl!, 'command', 'producer', { autoPipelining: false });
   producer.on('error', () => {});
   try {
     await waitReady(producer, config.redisUrl!);
@@ -265,6 +266,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
             ['background', () => Promise.all(runtimes.map(({ runtime }) => runtime.stopBackground?.()))],
             ['workers', () => workers?.close()],
             ['usage', () => store.close()],
+            ['capabilities', () => Promise.all(runtimes.map(({ runtime }) => runtime.close?.()))],
             ['southbound', () => southbound?.close()],
             ['queues', () => queues.close()],
             ['redis', () => Promise.all([redis, producer].map((c) => c.quit().catch(() => c.disconnect())))],

@@ -293,11 +293,19 @@ describe('Quality on Demand end to end', function () {
   });
 
   describe('crash safety', () => {
+    it('a created session leaves the outbox once its job is stored', async () => {
+      const res = await create(createBody(71, f.sink));
+      assert.equal(res.status, 201);
+      const { SessionStore } = await import('../src/capabilities/qod/sessions.ts');
+      const outbox = new SessionStore(f.gw.system.services.redis, f.gw.system.services.key).outbox;
+      await until(() => f.gw.system.services.redis.zscore(outbox, res.body.sessionId), (score) => score === null, 3000);
+    });
+
     it('a session written but never enqueued (the gateway died in between) is started from the outbox', async () => {
       const { SessionStore } = await import('../src/capabilities/qod/sessions.ts');
       const store = new SessionStore(f.gw.system.services.redis, f.gw.system.services.key);
       const id = randomUUID();
-      const writtenAt = Date.now() - 5000;
+      const writtenAt = Date.now() - 11_000;
       const record = {
         id,
         v: 1,

@@ -27,10 +27,27 @@ export interface ActivationResult {
   createP99: number;
 }
 
+/** Sessions created under load with every process running, counted once they are AVAILABLE. */
+export interface SustainedResult {
+  create: LoadResult;
+  /** Sessions of the window, all reported AVAILABLE (or ended) at the sink. */
+  sessions: number;
+  /** From the start of the window until the last of them was reported. */
+  seconds: number;
+  /** sessions / seconds: creates per second the whole system carries through to AVAILABLE. */
+  rate: number;
+  usage: Usage;
+}
+
 export interface GatewayResults {
+  /** The gateway process alone: createSession's own throughput (activation jobs wait in Redis). */
   create: LoadResult;
   usage: Usage;
-  /** At half the create rate, arriving evenly (the target's measurement). */
+  /** The worker process working off that backlog alone. */
+  backlog: { sessions: number; seconds: number; rate: number; usage: Usage };
+  /** Everything running at once under the same closed-loop load. */
+  sustained: SustainedResult;
+  /** At half the sustained rate, arriving evenly (the target's measurement). */
   activation: ActivationResult;
   /** The same rate from autocannon `overallRate` over the same connections: bursts at each second. */
   burst: ActivationResult;
@@ -68,33 +85,68 @@ async function clientToken(base: string): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-/** A gateway process under test, its redis-server, a sink and a client token. */
+/**
+ * A deployment under test, as it runs in production: the simulated network in its own process, a
+ * gateway process (gateway role), a worker process (worker role, started when asked), one AOF
+ * redis-server, a sink, and a client token.
+ */
 interface Running {
-  child: Child;
   redis: BenchRedis;
+  network: Child;
+  gateway: Child;
+  worker?: Child;
   sink: TimingSink;
   url: string;
   headers: Record<string, string>;
   spread: SessionSpread;
   /** Sessions answered 201 so far. */
   created: number;
+  /** Starts the worker process (once). */
+  startWorker(): Promise<Child>;
+  /** The processes running now, by name, for CPU readings. */
+  pids(): Record<string, number>;
   stop(): Promise<void>;
 }
 
-async function startGateway(cleanup: Cleanup, roles: string): Promise<Running> {
+async function startDeployment(cleanup: Cleanup): Promise<Running> {
   const redis = await startBenchRedis(cleanup, 'gateway');
   const stops: Array<() => Promise<void>> = [() => redis.stop()];
   const stop = async () => {
     for (const s of stops.reverse()) await s();
   };
   try {
-    const child = await startChild('gateway process', 'bench/gateway-process.ts', { REDIS_URL: redis.server.url, BENCH_ROLES: roles });
-    stops.push(cleanup.add('gateway process', () => child.stop()));
+    const network = await startChild('simulated network', 'bench/network-process.ts', {});
+    stops.push(cleanup.add('simulated network', () => network.stop()));
+    const env = { REDIS_URL: redis.server.url, PCF_URL: network.ready.info!.pcfApiRoot, SUBSCRIBER_API_URL: network.ready.info!.subscriberApiUrl };
+    const gateway = await startChild('gateway process', 'bench/gateway-process.ts', { ...env, BENCH_ROLES: 'gateway' });
+    stops.push(cleanup.add('gateway process', () => gateway.stop()));
     const sink = await new TimingSink().start();
     stops.push(cleanup.add('sink', () => sink.close()));
-    const base = `http://127.0.0.1:${child.ready.port}`;
+    const base = `http://127.0.0.1:${gateway.ready.port}`;
     const headers = { authorization: `Bearer ${await clientToken(base)}`, 'content-type': 'application/json' };
-    return { child, redis, sink, url: `${base}${SESSIONS}`, headers, spread: new SessionSpread(sink.url), created: 0, stop };
+    const running: Running = {
+      redis,
+      network,
+      gateway,
+      sink,
+      url: `${base}${SESSIONS}`,
+      headers,
+      spread: new SessionSpread(sink.url),
+      created: 0,
+      async startWorker() {
+        if (running.worker) return running.worker;
+        const worker = await startChild('worker process', 'bench/gateway-process.ts', { ...env, BENCH_ROLES: 'worker' });
+        stops.push(cleanup.add('worker process', () => worker.stop()));
+        return (running.worker = worker);
+      },
+      pids() {
+        const pids: Record<string, number> = { gateway: gateway.process.pid!, network: network.process.pid! };
+        if (running.worker) pids.worker = running.worker.process.pid!;
+        return pids;
+      },
+      stop,
+    };
+    return running;
   } catch (err) {
     await stop();
     throw err;
@@ -191,27 +243,52 @@ async function burstActivation(g: Running, rate: number, connections: number, du
 }
 
 /**
- * The full gateway (gateway + worker roles, simulated network in-process, its own AOF Redis):
- * createSession at full load, then activation latency at half that rate. Stops it all before returning.
+ * The deployment in four steps: createSession at full load on the gateway process alone (its jobs
+ * wait in Redis); the worker process starts and works the backlog off; the same load with every
+ * process running, counted until each session is AVAILABLE (the sustained rate); activation
+ * latency at half that rate. Stops it all before returning.
  */
 export async function measureGateway(cleanup: Cleanup, settings: LoadSettings): Promise<GatewayResults> {
-  progress('gateway: starting a private redis-server and the gateway process (gateway + worker roles, simulated network with timeScale 0)');
-  const g = await startGateway(cleanup, 'gateway,worker');
+  progress('gateway: starting a private redis-server, the simulated network (timeScale 0) and the gateway process (gateway role)');
+  const g = await startDeployment(cleanup);
   try {
     progress(`gateway: warm-up ${settings.warmupSeconds} s`);
     await createLoad(g, 'gateway warm-up', settings.connections, settings.warmupSeconds);
-    await drain(g);
 
-    progress(`gateway: measuring createSession ${settings.durationSeconds} s at ${settings.connections} connections`);
-    const meter = await usageMeter(g.child.process.pid!, g.redis.server.process.pid!, g.redis.server.url);
-    const before = g.created;
+    progress(`gateway: measuring createSession ${settings.durationSeconds} s at ${settings.connections} connections (no worker running yet)`);
+    let meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
     const create = await createLoad(g, 'createSession', settings.connections, settings.durationSeconds);
+    const usage = await meter.per(create.ok);
     progress(`gateway: ${create.rps.toFixed(0)} sessions/s, p50 ${create.p50} ms, p99 ${create.p99} ms; statuses ${JSON.stringify(create.statuses)}`);
-    // What the sessions cost includes their activation and notification, done after the window.
-    await drain(g);
-    const usage = await meter.per(g.created - before);
 
-    const rate = Math.max(1, Math.round(create.rps / 2));
+    progress(`gateway: starting the worker process; it works off ${g.created} queued activations`);
+    await g.startWorker();
+    meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
+    const backlogStart = performance.now();
+    const backlogSessions = g.created;
+    await drain(g);
+    const backlogSeconds = (performance.now() - backlogStart) / 1000;
+    const backlog = { sessions: backlogSessions, seconds: backlogSeconds, rate: backlogSessions / backlogSeconds, usage: await meter.per(backlogSessions) };
+    progress(`gateway: backlog worked off at ${backlog.rate.toFixed(0)} sessions/s`);
+
+    progress(`gateway: everything running, createSession ${settings.durationSeconds} s at ${settings.connections} connections, each session counted once AVAILABLE`);
+    meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
+    const before = g.created;
+    const sustainedStart = performance.now();
+    const sustainedCreate = await createLoad(g, 'sustained', settings.connections, settings.durationSeconds);
+    await drain(g);
+    const sustainedSeconds = (performance.now() - sustainedStart) / 1000;
+    const sustainedSessions = g.created - before;
+    const sustained: SustainedResult = {
+      create: sustainedCreate,
+      sessions: sustainedSessions,
+      seconds: sustainedSeconds,
+      rate: sustainedSessions / sustainedSeconds,
+      usage: await meter.per(sustainedSessions),
+    };
+    progress(`gateway: sustained ${sustained.rate.toFixed(0)} sessions/s created and AVAILABLE (createSession answered ${sustainedCreate.rps.toFixed(0)}/s)`);
+
+    const rate = Math.max(1, Math.round(sustained.rate / 2));
     const count = Math.min(3000, Math.max(400, rate * 8));
     progress(`gateway: activation latency, ${count} sessions at ${rate}/s arriving evenly`);
     const activation = await pacedActivation(g, rate, count);
@@ -223,23 +300,7 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings): 
     const burst = await burstActivation(g, rate, settings.connections, burstSeconds);
     progress(`gateway: in bursts, activation p50 ${burst.p50.toFixed(1)} ms, p99 ${burst.p99.toFixed(1)} ms`);
     if (g.spread.used > g.spread.capacity) progress(`warning: ${g.spread.used} sessions exceed the ${g.spread.capacity} distinct (device, port) pairs; some overlapped`);
-    return { create, usage, activation, burst, otherEvents: Object.fromEntries(g.sink.others) };
-  } finally {
-    await g.stop();
-  }
-}
-
-/** The gateway role alone (no workers): what createSession's HTTP path can do by itself. */
-export async function measureHttpPath(cleanup: Cleanup, settings: LoadSettings): Promise<{ create: LoadResult; usage: Usage }> {
-  progress('http path: the gateway process again, gateway role only (sessions are written and their jobs queued, nothing activates them)');
-  const g = await startGateway(cleanup, 'gateway');
-  try {
-    await createLoad(g, 'http path warm-up', settings.connections, settings.warmupSeconds);
-    const meter = await usageMeter(g.child.process.pid!, g.redis.server.process.pid!, g.redis.server.url);
-    const create = await createLoad(g, 'createSession (HTTP path)', settings.connections, settings.durationSeconds);
-    const usage = await meter.per(create.statuses['201'] ?? 0);
-    progress(`http path: ${create.rps.toFixed(0)} sessions/s, p50 ${create.p50} ms, p99 ${create.p99} ms`);
-    return { create, usage };
+    return { create, usage, backlog, sustained, activation, burst, otherEvents: Object.fromEntries(g.sink.others) };
   } finally {
     await g.stop();
   }

@@ -51,12 +51,12 @@ function stubbedCapability() {
 
 /** The request context createSession gets behind the HTTP layer: the bootstrap application and its plan. */
 async function benchContext(system: System): Promise<Omit<RequestContext, 'correlator'>> {
-  const subscription = await system.services.store.getSubscription(BENCH_CLIENT.clientId, qualityOnDemand.id);
-  if (!subscription) throw new Error('the bench application has no subscription to quality-on-demand');
+  const { app, subscription, generation } = await system.services.store.accessState(BENCH_CLIENT.clientId, 'bench', qualityOnDemand.id);
+  if (!app || !subscription) throw new Error('the bench application has no subscription to quality-on-demand');
   return {
     operationId: 'createSession',
     log: system.services.logger,
-    principal: { clientId: BENCH_CLIENT.clientId, tenantId: 'bench', scopes: new Set(), capability: qualityOnDemand.id, plan: subscription.plan, claims: {} },
+    principal: { clientId: BENCH_CLIENT.clientId, tenantId: 'bench', scopes: new Set(), capability: qualityOnDemand.id, plan: subscription.plan, claims: {}, application: app, generation },
   };
 }
 

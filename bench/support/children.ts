@@ -8,6 +8,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface ReadyMessage {
   type: 'ready';
   port: number;
+  /** Anything else the parent needs to know (addresses of what the child serves). */
+  info?: Record<string, string>;
 }
 
 /** A child Node process of a benchmark, started with tsx, talking back over IPC. */
@@ -75,7 +77,7 @@ export async function startChild(name: string, script: string, env: Record<strin
  * The child side: announces readiness and stops cleanly on SIGTERM, SIGINT or when the parent's
  * IPC channel closes (the parent died), each at most once.
  */
-export function serveAsChild(port: number, close: () => Promise<void>): void {
+export function serveAsChild(port: number, close: () => Promise<void>, info?: Record<string, string>): void {
   let closing = false;
   const stop = () => {
     if (closing) return;
@@ -92,6 +94,6 @@ export function serveAsChild(port: number, close: () => Promise<void>): void {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
-  const ready: ReadyMessage = { type: 'ready', port };
+  const ready: ReadyMessage = { type: 'ready', port, ...(info ? { info } : {}) };
   process.send?.(ready);
 }

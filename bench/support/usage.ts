@@ -4,8 +4,10 @@ import { Redis } from 'ioredis';
 
 /** What the server side spent on a measured window, per successful request. */
 export interface Usage {
-  /** CPU of the server process (user + system), ms. */
+  /** CPU of the server processes together (user + system), ms. */
   serverCpuMs: number;
+  /** The same by process, when there are several. */
+  byProcess: Record<string, number>;
   /** CPU of its redis-server, ms. */
   redisCpuMs: number;
   /** Commands Redis executed (INFO commandstats; a script counts once, plus the commands it runs). */
@@ -45,17 +47,25 @@ async function commandCounts(redis: Redis): Promise<{ commands: number; scripts:
   return { commands, scripts };
 }
 
-/** Takes a reading now; `per(n)` later gives what was spent since, per each of `n` requests. */
-export async function usageMeter(serverPid: number, redisPid: number, redisUrl: string): Promise<{ per(n: number): Promise<Usage> }> {
+const cpuOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+
+/**
+ * Takes a reading now; `per(n)` later gives what was spent since, per each of `n` requests.
+ * `servers` is one pid, or several processes by name (a gateway, its workers, the network).
+ */
+export async function usageMeter(servers: number | Record<string, number>, redisPid: number, redisUrl: string): Promise<{ per(n: number): Promise<Usage> }> {
+  const pids = typeof servers === 'number' ? { server: servers } : servers;
   const probe = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   probe.on('error', () => {}); // a failed reading fails the run; the event itself says nothing more
-  const start = { server: cpuMs(serverPid), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
+  const start = { servers: cpuOf(pids), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
   return {
     async per(n) {
       try {
-        const end = { server: cpuMs(serverPid), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
+        const end = { servers: cpuOf(pids), redis: cpuMs(redisPid), ...(await commandCounts(probe)) };
+        const byProcess = Object.fromEntries(Object.keys(pids).map((name) => [name, (end.servers[name] - start.servers[name]) / n]));
         return {
-          serverCpuMs: (end.server - start.server) / n,
+          serverCpuMs: Object.values(byProcess).reduce((a, b) => a + b, 0),
+          byProcess,
           redisCpuMs: (end.redis - start.redis) / n,
           redisCommands: (end.commands - start.commands) / n,
           redisScripts: (end.scripts - start.scripts) / n,

@@ -29,6 +29,10 @@ export class BearerControllerModel {
   private readonly bearers = new Map<string, Bearer>();
   /** PENDING and ESTABLISHED bearers, in request order. */
   private readonly active = new Map<string, Bearer>();
+  /** The active bearers of each UE (by MSISDN), so per-UE work does not scan every bearer. */
+  private readonly activeByUe = new Map<string, Set<Bearer>>();
+  /** Ended bearers still kept (for GET), oldest first: the first to be forgotten. */
+  private readonly ended = new Set<string>();
   private readonly timers = new Map<string, () => void>();
   private readonly listeners: BearerListener[] = [];
   private readonly resetListeners: Array<() => void> = [];
@@ -92,6 +96,9 @@ export class BearerControllerModel {
     };
     this.bearers.set(bearer.bearerId, bearer);
     this.active.set(bearer.bearerId, bearer);
+    let ofUe = this.activeByUe.get(bearer.msisdn);
+    if (!ofUe) this.activeByUe.set(bearer.msisdn, (ofUe = new Set()));
+    ofUe.add(bearer);
     this.prune();
     this.schedule(bearer);
     return copy(bearer);
@@ -128,6 +135,8 @@ export class BearerControllerModel {
     this.close();
     this.bearers.clear();
     this.active.clear();
+    this.activeByUe.clear();
+    this.ended.clear();
     this.population.clear();
     this.prng = mulberry32(this.options.seed);
     this.buildCells();
@@ -152,7 +161,7 @@ export class BearerControllerModel {
   /** @internal Active bearers of UE `i`, in request order. */
   bearersOf(i: number): Bearer[] {
     const { msisdn } = this.population.view(i);
-    return [...this.active.values()].filter((b) => b.msisdn === msisdn);
+    return [...(this.activeByUe.get(msisdn) ?? [])];
   }
 
   /** @internal Active bearers of the UEs in a cell, in request order. */
@@ -173,6 +182,10 @@ export class BearerControllerModel {
     this.timers.get(bearer.bearerId)?.();
     this.timers.delete(bearer.bearerId);
     this.active.delete(bearer.bearerId);
+    const ofUe = this.activeByUe.get(bearer.msisdn);
+    ofUe?.delete(bearer);
+    if (ofUe?.size === 0) this.activeByUe.delete(bearer.msisdn);
+    this.ended.add(bearer.bearerId);
     Object.assign(bearer, { state, cause, endedAt: new Date().toISOString() });
     if (how.notify !== false) this.emit(bearer, state, cause);
   }
@@ -266,10 +279,10 @@ export class BearerControllerModel {
 
   /** Forgets the oldest ended bearers once too many are kept. */
   private prune(): void {
-    if (this.bearers.size <= KEEP_BEARERS) return;
-    for (const id of this.bearers.keys()) {
-      if (this.bearers.size <= KEEP_BEARERS * 0.9) break;
-      if (!this.active.has(id)) this.bearers.delete(id);
+    for (const id of this.ended) {
+      if (this.bearers.size <= KEEP_BEARERS) break;
+      this.ended.delete(id);
+      this.bearers.delete(id);
     }
   }
 }

@@ -3,7 +3,7 @@
  * waits for it. Events of one bearer go out in order; an unreachable receiver is retried with
  * back-off, then the event is dropped and reported.
  */
-import { request } from 'node:http';
+import { Agent, request, type ClientRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BearerEvent } from './types.ts';
 
@@ -20,17 +20,23 @@ export interface NotifierOptions {
 
 export const NOTIFIER_DEFAULTS: Readonly<NotifierOptions> = { retries: 3, retryDelayMs: 200, timeoutMs: 5000, onDropped: () => {} };
 
-/** POSTs `body` and resolves with the status code; rejects when the receiver cannot be reached. */
-function post(url: string, body: string, signal: AbortSignal, timeoutMs: number): Promise<number> {
+/** Kept-alive connections to the PCF's bearer-event listener. */
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/**
+ * POSTs `body` and resolves with the status code; rejects when the receiver cannot be reached.
+ * The request joins `inFlight` until it ends, so a cancel can cut it (rather than each request
+ * listening on one shared abort signal, which costs O(n) per request under load).
+ */
+function post(url: string, body: string, inFlight: Set<ClientRequest>, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        signal,
         timeout: timeoutMs,
-        agent: false,
+        agent,
       },
       (res) => {
         res.resume();
@@ -38,6 +44,8 @@ function post(url: string, body: string, signal: AbortSignal, timeoutMs: number)
         res.on('error', reject);
       },
     );
+    inFlight.add(req);
+    req.on('close', () => inFlight.delete(req));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
@@ -49,6 +57,7 @@ export class Notifier {
   /** The tail of each bearer's delivery chain. */
   private readonly chains = new Map<string, Promise<void>>();
   private abort = new AbortController();
+  private readonly inFlight = new Set<ClientRequest>();
 
   constructor(options: Partial<NotifierOptions> = {}) {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -70,6 +79,8 @@ export class Notifier {
   cancelAll(): void {
     this.abort.abort();
     this.abort = new AbortController();
+    for (const req of this.inFlight) req.destroy(new Error('cancelled'));
+    this.inFlight.clear();
     this.chains.clear();
   }
 
@@ -85,7 +96,7 @@ export class Notifier {
     for (let attempt = 0; attempt <= retries && !signal.aborted; attempt++) {
       try {
         if (attempt > 0) await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { signal });
-        const status = await post(url, body, signal, timeoutMs);
+        const status = await post(url, body, this.inFlight, timeoutMs);
         if (status < 300) return;
         reason = `HTTP ${status}`;
         // A 4xx will not change by asking again; 5xx and 429 may.

@@ -51,7 +51,7 @@ export class PolicyAuthorization {
     const { validator, policy, store, flows, log } = this.deps;
     const data = structuredClone(validator.createRequest(body));
     const same = store
-      .all()
+      .ofUe(data)
       .find(
         (s) =>
           !s.deleted &&

@@ -58,9 +58,14 @@ export interface AppSessionSnapshot {
 
 export const LIVE_PHASES: ReadonlySet<BearerPhase> = new Set(['REQUESTING', 'PENDING', 'ESTABLISHED']);
 
+/** The UE a context binds to: its address never changes over the context's life. */
+const ueOf = (d: AppSessionContextReqData): string => `${d.ueIpv4 ?? ''}|${d.ueIpv6 ?? ''}`;
+
 export class AppSessionStore {
   private readonly sessions = new Map<string, AppSession>();
   private readonly bearers = new Map<string, BearerRef>();
+  /** Contexts by UE address, for the equivalence check of Create (a UE has a handful). */
+  private readonly byUe = new Map<string, Set<AppSession>>();
 
   create(collectionUri: string, ascReqData: AppSessionContextReqData, ascRespData: AppSessionContextRespData, subscriber: Subscriber): AppSession {
     const id = randomUUID();
@@ -76,7 +81,15 @@ export class AppSessionStore {
       terminationRequested: false,
     };
     this.sessions.set(id, session);
+    let ofUe = this.byUe.get(ueOf(ascReqData));
+    if (!ofUe) this.byUe.set(ueOf(ascReqData), (ofUe = new Set()));
+    ofUe.add(session);
     return session;
+  }
+
+  /** The live contexts bound to the UE of `data`. */
+  ofUe(data: AppSessionContextReqData): AppSession[] {
+    return [...(this.byUe.get(ueOf(data)) ?? [])];
   }
 
   get(id: string): AppSession | undefined {
@@ -86,6 +99,9 @@ export class AppSessionStore {
   remove(session: AppSession): void {
     session.deleted = true;
     this.sessions.delete(session.id);
+    const ofUe = this.byUe.get(ueOf(session.ascReqData));
+    ofUe?.delete(session);
+    if (ofUe?.size === 0) this.byUe.delete(ueOf(session.ascReqData));
   }
 
   /** A new bearer request for a media component, registered under a fresh token. */

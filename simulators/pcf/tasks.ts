@@ -14,6 +14,8 @@ export class ClosedError extends Error {
 export class TaskSet {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly aborter = new AbortController();
+  /** Sleeps under way, each able to cancel itself (one abort listener per sleep would cost O(n) to add). */
+  private readonly sleeping = new Set<() => void>();
 
   constructor(
     private readonly timeScale: number,
@@ -41,21 +43,23 @@ export class TaskSet {
     const signal = this.aborter.signal;
     if (signal.aborted) return Promise.reject(new ClosedError());
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
+      const cancel = () => {
         clearTimeout(timer);
+        this.sleeping.delete(cancel);
         reject(new ClosedError());
       };
       const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
+        this.sleeping.delete(cancel);
         resolve();
       }, Math.max(0, ms * this.timeScale));
-      signal.addEventListener('abort', onAbort, { once: true });
+      this.sleeping.add(cancel);
     });
   }
 
   /** Stops every timer and waits (at most `ms`) for work already on the wire. */
   async close(ms: number): Promise<void> {
     this.aborter.abort();
+    for (const cancel of [...this.sleeping]) cancel();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);

@@ -73,6 +73,8 @@ export interface CapabilityRuntime {
   /** Starts background work in the worker role (event intake, recovery loops). */
   startBackground?(): void;
   stopBackground?(): Promise<void>;
+  /** Writes what it holds in memory (batched writes) before the process stops; every role. */
+  close?(): Promise<void>;
 }
 
 /**

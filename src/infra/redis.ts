@@ -85,10 +85,11 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
 }
 
 /** Opens a connection for the given purpose. */
-export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway'): RedisClient {
+export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway', o: { autoPipelining?: boolean } = {}): RedisClient {
   const p = parseRedisUrl(url);
   const options: RedisOptions = {
     ...optionsFor(purpose),
+    ...(o.autoPipelining === false ? { enableAutoPipelining: false } : {}),
     connectionName: name,
     username: p.username,
     password: p.password,

@@ -89,6 +89,9 @@ function create(services: PlatformServices): CapabilityRuntime {
     async stopBackground() {
       clearInterval(recovery);
     },
+    async close() {
+      await lifecycle.flushOutbox();
+    },
   };
 }
 

@@ -32,8 +32,7 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
   }
 
   async function activate(sessionId: string, ctx: ProcessorContext): Promise<unknown> {
-    // The job runs, so the session's outbox entry is done with (one round trip with the read).
-    const [s] = await Promise.all([d.sessions.get(sessionId), d.sessions.removeFromOutbox(sessionId)]);
+    const s = await d.sessions.get(sessionId);
     if (!s || s.status !== 'REQUESTED' || s.networkRef) return { skipped: s?.status ?? 'gone' };
     const profile = await d.profiles.get(s.qosProfile);
     // No profile any more, or a UE without a data session (detached: no address): nothing to ask the network for.

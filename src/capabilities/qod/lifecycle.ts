@@ -52,6 +52,9 @@ export const EXPIRY_JOB_HORIZON_MS = 60_000;
 export class Lifecycle {
   /** The promotion under way, if any: one at a time per process. */
   private promoting?: Promise<number>;
+  /** Sessions whose activation job is stored, to be taken off the outbox in one command. */
+  private enqueued: string[] = [];
+  private outboxTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sessions: SessionStore,
@@ -72,14 +75,25 @@ export class Lifecycle {
   }
 
   /**
-   * Enqueues a new session's activation. Its outbox entry, written with the session, stays until
-   * the activation job runs (which clears it), so a crash before the job was stored is repaired by
-   * {@link recoverOutbox}; job ids are deterministic, so adding it twice is harmless.
+   * Enqueues a new session's activation. Its outbox entry, written with the session, is cleared
+   * afterwards in batches (one ZREM for the sessions of the last few milliseconds); a crash before
+   * that leaves entries {@link recoverOutbox} repairs, and job ids are deterministic, so adding a
+   * job twice is harmless.
    */
   async startJobs(s: SessionRecord): Promise<void> {
     // Only the activation has its own retry policy: it is the one step that waits on an unreachable PCF.
     const retry = { attempts: this.options.activationAttempts, backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 } };
     await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, retry);
+    this.enqueued.push(s.id);
+    this.outboxTimer ??= setTimeout(() => void this.flushOutbox().catch(() => {}), 20);
+  }
+
+  /** Takes the sessions whose jobs are stored off the outbox (also when the process stops). */
+  async flushOutbox(): Promise<void> {
+    clearTimeout(this.outboxTimer);
+    this.outboxTimer = undefined;
+    const ids = this.enqueued.splice(0);
+    if (ids.length) await this.sessions.removeFromOutbox(...ids);
   }
 
   /**
@@ -101,7 +115,7 @@ export class Lifecycle {
    * An entry this old either lost its job or waits behind a backlog: adding the job again is a
    * no-op for the latter (same id), and either way the entry is then done with.
    */
-  async recoverOutbox(olderThanMs = 5000): Promise<number> {
+  async recoverOutbox(olderThanMs = 10_000): Promise<number> {
     const ids = await this.sessions.outboxBefore(Date.now() - olderThanMs);
     for (const id of ids) {
       const s = await this.sessions.get(id);

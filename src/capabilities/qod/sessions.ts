@@ -310,8 +310,8 @@ export class SessionStore {
     await this.redis.del(this.sessionKey(id));
   }
 
-  async removeFromOutbox(id: string): Promise<void> {
-    await this.redis.zrem(this.outbox, id);
+  async removeFromOutbox(...ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.zrem(this.outbox, ...ids);
   }
 
   /** Outbox entries written before `before` (epoch ms). */
