@@ -265,6 +265,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
             ['http', () => drainHttp(server, Math.floor(config.shutdownTimeoutMs / 2))],
             ['background', () => Promise.all(runtimes.map(({ runtime }) => runtime.stopBackground?.()))],
             ['workers', () => workers?.close()],
+            ['notifications', () => notifier.close()],
             ['usage', () => store.close()],
             ['capabilities', () => Promise.all(runtimes.map(({ runtime }) => runtime.close?.()))],
             ['southbound', () => southbound?.close()],

@@ -172,10 +172,21 @@ export async function buildApi(
         headers: c.request.headers as ApiRequest['headers'],
         body: c.request.requestBody,
       };
-      return handler(request, { operationId, correlator: res.locals.correlator, log: res.locals.log, principal: res.locals.principal });
+      return handler(request, {
+        operationId,
+        correlator: res.locals.correlator,
+        get log() {
+          return res.locals.log;
+        },
+        principal: res.locals.principal,
+      });
     });
   }
   await backend.init();
+  // openapi-backend rebuilds the list of operations from the document (with lodash) on every
+  // request it routes; the document never changes once loaded, so the list is built once.
+  const operations = backend.router.getOperations();
+  backend.router.getOperations = () => operations;
   return { basePath, title: definition.info.title, backend };
 }
 

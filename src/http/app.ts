@@ -40,10 +40,9 @@ function observe(deps: AppDeps) {
       deps.metrics.httpRequests.inc(labels);
       deps.metrics.httpDuration.observe(labels, seconds);
       const principal = res.locals.principal;
-      (res.locals.log ?? deps.logger.child({ correlator: res.locals.correlator })).info(
-        { method: req.method, path: req.path, operation, status: res.statusCode, ms: Math.round(seconds * 1000), clientId: principal?.clientId },
-        'request',
-      );
+      if (deps.logger.isLevelEnabled('info')) {
+        (res.locals.log ?? deps.logger.child({ correlator: res.locals.correlator })).info({ method: req.method, path: req.path, operation, status: res.statusCode, ms: Math.round(seconds * 1000), clientId: principal?.clientId }, 'request');
+      }
       if (principal) {
         deps.store.recordUsage(principal.clientId, principal.capability, operation, res.statusCode);
       }
@@ -65,7 +64,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(observe(deps));
   app.use(xCorrelator());
   app.use(function bindLogger(_req: Request, res: Response, next: NextFunction) {
-    res.locals.log = deps.logger.child({ correlator: res.locals.correlator });
+    // Made when first used: most requests log nothing below the configured level.
+    let log: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', {
+      get: () => (log ??= deps.logger.child({ correlator: res.locals.correlator })),
+      set: (value: Logger) => (log = value),
+      enumerable: true,
+      configurable: true,
+    });
     next();
   });
   app.use(function drainGuard(_req: Request, res: Response, next: NextFunction) {

@@ -53,6 +53,10 @@ export class Notifier {
   private readonly tokens: SinkTokens;
   private readonly sweeper: Sweeper;
   private readonly production: boolean;
+  /** Attempts running in this process without a job (see {@link dispatch}). */
+  private readonly inline = new Set<Promise<void>>();
+  private inlineAllowed = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly services: NotifierServices,
@@ -68,7 +72,7 @@ export class Notifier {
       queue: () => services.queues.queue(QUEUE),
       options: this.options,
       logger: services.logger,
-      schedule: (s) => this.addJob(s),
+      schedule: (s) => this.dispatch(s),
       bury: (r, fence, error, log) => this.bury(r, fence, error, log),
     });
   }
@@ -129,7 +133,7 @@ export class Notifier {
     if (job === null) {
       this.services.logger.info({ eventId: event.id, clientId: event.clientId, sink: origin(event.sink), type: event.type }, 'event dropped: its sink answered 410 Gone');
     } else if (job) {
-      await this.addJob({ eventId: event.id, job, correlator: event.correlator, at: now });
+      await this.dispatch({ eventId: event.id, job, correlator: event.correlator, at: now }, event);
     }
     return event.id;
   }
@@ -142,8 +146,12 @@ export class Notifier {
     };
   }
 
-  /** Schedules the sweeper (idempotent; every process that runs workers may call it). */
+  /**
+   * Schedules the sweeper (idempotent; every process that runs workers may call it) and lets this
+   * process attempt deliveries inline.
+   */
   async start(): Promise<void> {
+    this.inlineAllowed = this.options.maxInlineAttempts > 0;
     await this.services.queues
       .queue(QUEUE)
       .upsertJobScheduler(
@@ -151,6 +159,18 @@ export class Notifier {
         { every: this.options.sweepIntervalMs },
         { name: 'notify.sweep', data: { correlator: SWEEP_SCHEDULER }, opts: { removeOnComplete: true, removeOnFail: 100 } },
       );
+  }
+
+  /** Waits for the inline attempts under way, cutting those still waiting on a sink after `ms`. */
+  async close(ms = 2000): Promise<void> {
+    this.inlineAllowed = false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.inline]), late]);
+    // An aborted attempt is settled as a failure to retry (a job), so nothing is lost.
+    this.stopping.abort();
+    await Promise.race([Promise.allSettled([...this.inline]), new Promise((r) => setTimeout(r, 1000))]);
+    clearTimeout(timer);
   }
 
   /** Dead letters, newest first (at most 1000). */
@@ -170,9 +190,33 @@ export class Notifier {
     return await this.chains.purge(id);
   }
 
-  /** The jobs a transition scheduled: the chain's next event and a woken parked head. */
+  /** The attempts a transition scheduled: the chain's next event and a woken parked head. */
   private async addJobs(...scheduled: Array<Scheduled | undefined>): Promise<void> {
-    for (const s of scheduled) if (s) await this.addJob(s);
+    for (const s of scheduled) if (s) await this.dispatch(s);
+  }
+
+  /**
+   * Starts a scheduled attempt that is due now in this process, without a BullMQ job, when this
+   * process runs workers and has room; otherwise queues its job. An inline attempt is the same
+   * fenced claim, POST and settle as a job's; if the process dies meanwhile, the event is in Redis
+   * as scheduled or claimed, and the sweeper gets it moving again.
+   */
+  private async dispatch(s: Scheduled, event?: StoredEvent): Promise<void> {
+    if (!this.inlineAllowed || this.inline.size >= this.options.maxInlineAttempts || s.at > Date.now()) return this.addJob(s);
+    const run = (async () => {
+      try {
+        const record: EventRecord | undefined = event
+          ? { event, chain: this.chains.chainKey(event.clientId, event.orderingKey), state: 'scheduled', job: s.job, attempts: 0, nextAt: s.at, leaseUntil: 0, lastError: '', failedAt: 0 }
+          : await this.chains.load(s.eventId);
+        if (record) await this.attemptHead(record, s.job, this.services.logger, this.stopping.signal);
+      } catch (err) {
+        // Redis trouble: the job does the same later (fenced, so never twice).
+        this.services.logger.warn({ eventId: s.eventId, err: (err as Error).message }, 'inline delivery attempt failed; queued as a job');
+        await this.addJob(s);
+      }
+    })();
+    const tracked = run.finally(() => this.inline.delete(tracked));
+    this.inline.add(tracked);
   }
 
   private async addJob(s: Scheduled): Promise<void> {
@@ -192,9 +236,14 @@ export class Notifier {
   private async deliver(eventId: string, ctx: ProcessorContext): Promise<unknown> {
     const record = await this.chains.load(eventId);
     if (!record) return { skipped: 'no such event' };
+    return await this.attemptHead(record, ctx.jobId, ctx.log, ctx.signal);
+  }
+
+  /** Claims the head for attempt `job` and tries it: from a job, or inline. */
+  private async attemptHead(record: EventRecord, job: string, logger: Logger, signal: AbortSignal): Promise<unknown> {
     const now = Date.now();
     // At its client's limit, the head is parked: the next of the client's attempts to end wakes it.
-    const claim = await this.chains.claim(record, ctx.jobId, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, parkCheckMs: this.options.stuckAfterMs });
+    const claim = await this.chains.claim(record, job, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, parkCheckMs: this.options.stuckAfterMs });
     const e = record.event;
     switch (claim.kind) {
       case 'stale':
@@ -202,19 +251,31 @@ export class Notifier {
       case 'busy':
         return { parked: 'client at its in-flight limit' };
       case 'gone':
-        ctx.log.info({ eventId, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
-        if (claim.next) await this.addJob(claim.next);
+        logger.info({ eventId: e.id, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
+        await this.addJobs(claim.next);
         return { dropped: 'sink gone' };
     }
-    const log = ctx.log.child({ eventId, clientId: e.clientId, sink: origin(e.sink), type: e.type, attempt: claim.attempts });
-    const outcome = await this.attempt(e, ctx.signal);
-    await this.settle(record, { job: ctx.jobId, state: 'claimed' }, claim.attempts, outcome, log);
+    const log = logger.child({ eventId: e.id, clientId: e.clientId, sink: origin(e.sink), type: e.type, attempt: claim.attempts });
+    const outcome = await this.attempt(e, signal);
+    await this.settle(record, { job, state: 'claimed' }, claim.attempts, outcome, log);
     return { outcome: outcome.kind };
+  }
+
+  /** Applications as read for recent attempts: a sink's policy is read at most once a second. */
+  private readonly apps = new Map<string, { app: Application | undefined; at: number }>();
+
+  private async application(clientId: string): Promise<Application | undefined> {
+    const hit = this.apps.get(clientId);
+    if (hit && Date.now() - hit.at < 1000) return hit.app;
+    const app = await this.services.store.getApplication(clientId);
+    if (this.apps.size >= 10_000) this.apps.clear();
+    this.apps.set(clientId, { app, at: Date.now() });
+    return app;
   }
 
   /** One try: policy checks that may have changed since the event was accepted, the credential, the POST. */
   private async attempt(e: StoredEvent, signal: AbortSignal): Promise<AttemptOutcome> {
-    const app = await this.services.store.getApplication(e.clientId);
+    const app = await this.application(e.clientId);
     if (!app) return { kind: 'fatal', error: 'the application no longer exists' };
     // The operator may have narrowed the notification hosts since: they apply to every attempt.
     const refusal = sinkRefusal(e.sink, app, this.production);

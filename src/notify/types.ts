@@ -57,6 +57,12 @@ export interface NotifierOptions {
    */
   maxInFlightPerClient?: number;
   /**
+   * Attempts a process that runs workers starts at once, without a job, when an event becomes the
+   * head of its chain (a job is the fallback beyond this; the sweeper repairs an attempt whose
+   * process died, as it does a job's). 0 turns this off. @defaultValue `config.workerConcurrency`
+   */
+  maxInlineAttempts?: number;
+  /**
    * How long a worker may hold an attempt before it is presumed dead and the event is tried again.
    * Must exceed the longest attempt (a token request and a delivery).
    * @defaultValue 2 × timeoutMs + 5000
@@ -81,6 +87,7 @@ export function resolveOptions(options: NotifierOptions, workerConcurrency: numb
     jitter: 0.5,
     maxAttempts: 10,
     maxInFlightPerClient: Math.max(1, Math.ceil(workerConcurrency / 5)),
+    maxInlineAttempts: workerConcurrency,
     leaseMs: 2 * timeoutMs + 5000,
     sweepIntervalMs: 5000,
     stuckAfterMs: 30_000,
