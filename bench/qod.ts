@@ -83,6 +83,9 @@ function diagnosticsTable(r: Results): string {
       [`sustained run: createSession answered, req/s (p50 / p99 ms)`, `${fmt(sustained.create.rps)} (${fmt(sustained.create.p50)} / ${fmt(sustained.create.p99)})`, ''],
       [`sustained run: ${sustained.sessions} sessions AVAILABLE after, s`, fmt(sustained.seconds, 1), ''],
       ...usageRows('sustained run, everything included', sustained.usage),
+      [`activation at ${r.gateway.activation.rate}/s, evenly: createSession answered, p50 / p99 ms`, `${fmt(r.gateway.activation.createP50, 1)} / ${fmt(r.gateway.activation.createP99, 1)}`, ''],
+      [`activation at ${r.gateway.activation.rate}/s, evenly: created → AVAILABLE in Redis, p50 / p99 ms`, `${fmt(r.gateway.activation.toAvailable.p50)} / ${fmt(r.gateway.activation.toAvailable.p99)}`, ''],
+      [`activation at ${r.gateway.activation.rate}/s, evenly: AVAILABLE → event at the sink, p50 / p99 ms`, `${fmt(r.gateway.activation.toSink.p50)} / ${fmt(r.gateway.activation.toSink.p99)}`, ''],
       [`activation latency p50 / p99 at ${burst.rate}/s in autocannon overallRate bursts (${LOAD.connections} connections), ms`, `${fmt(burst.p50, 1)} / ${fmt(burst.p99, 1)}`, ''],
     ],
   );

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { startChild, type Child } from '../support/children.ts';
 import type { Cleanup } from '../support/cleanup.ts';
 import { progress, runLoad, type LoadResult } from '../support/load.ts';
@@ -25,6 +26,10 @@ export interface ActivationResult {
   /** Response times of the creates themselves, ms. */
   createP50: number;
   createP99: number;
+  /** From the session's creation to its AVAILABLE transition in Redis (the gateway's own clock), ms. */
+  toAvailable: { p50: number; p99: number };
+  /** From that transition to the event's arrival at the sink (wall clock, same machine), ms. */
+  toSink: { p50: number; p99: number };
 }
 
 /** Sessions created under load with every process running, counted once they are AVAILABLE. */
@@ -183,8 +188,22 @@ async function drain(g: Running, timeoutMs = 120_000): Promise<void> {
 /** Latencies from the send times of created sessions to their AVAILABLE events. */
 async function activationOf(g: Running, sentAt: Map<string, number>, rate: number, create: { p50: number; p99: number }): Promise<ActivationResult> {
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
-  const latencies = [...sentAt].filter(([id]) => g.sink.available.has(id)).map(([id, sent]) => g.sink.available.get(id)! - sent);
-  return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99 };
+  const arrived = [...sentAt].filter(([id]) => g.sink.available.has(id));
+  const latencies = arrived.map(([id, sent]) => g.sink.available.get(id)! - sent);
+  // Where the time went: the session records say when each became AVAILABLE.
+  const redis = new Redis(g.redis.server.url);
+  try {
+    const records = (await redis.mget(...arrived.map(([id]) => `eg:qod:s:${id}`)))
+      .filter((r): r is string => !!r)
+      .map((r) => JSON.parse(r) as { id: string; createdAt: number; startedAt?: number })
+      .filter((r) => r.startedAt !== undefined);
+    const toAvailable = records.map((r) => r.startedAt! - r.createdAt);
+    const toSink = records.map((r) => g.sink.availableAt.get(r.id)! - r.startedAt!);
+    const split = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99) });
+    return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99, toAvailable: split(toAvailable), toSink: split(toSink) };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Creates at `rate` per second, evenly spaced, timing each session from send to AVAILABLE. */

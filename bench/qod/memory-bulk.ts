@@ -36,8 +36,8 @@ export function silentRuntime(system: System): CapabilityRuntime {
  * Takes a session from nothing to AVAILABLE without HTTP or BullMQ: createSession's write (the
  * REQUESTED record with its UE and client-device indexes, the plan slot), then the activation job's
  * processor (the flow requested, its reference stored) and the network-event processor for its
- * ALLOCATED event (AVAILABLE, its expiry scheduled). What createSession does besides (the UE lock,
- * the outbox entry, the activation job, the REQUESTED deadline) is gone from a settled session.
+ * ALLOCATED event (AVAILABLE, its expiry scheduled). What createSession does besides (its
+ * outbox entry, the activation job, the REQUESTED deadline) is gone from a settled session.
  *
  * The write mirrors handlers.ts createSession and must follow it; {@link checkAlike} compares the
  * result with full-path sessions of the same run and fails the benchmark when they differ.

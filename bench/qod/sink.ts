@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
  */
 export class TimingSink {
   readonly available = new Map<string, number>();
+  /** The same arrivals in wall-clock time (epoch ms), to set beside the gateway's own timestamps. */
+  readonly availableAt = new Map<string, number>();
   /** Events other than AVAILABLE, by `qosStatus/statusInfo`: a healthy run has none. */
   readonly others = new Map<string, number>();
   url = '';
@@ -21,7 +23,10 @@ export class TimingSink {
         const at = performance.now();
         try {
           const data = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.data ?? {};
-          if (data.qosStatus === 'AVAILABLE') this.available.set(data.sessionId, at);
+          if (data.qosStatus === 'AVAILABLE') {
+            this.available.set(data.sessionId, at);
+            this.availableAt.set(data.sessionId, Date.now());
+          }
           else this.others.set(`${data.qosStatus}/${data.statusInfo}`, (this.others.get(`${data.qosStatus}/${data.statusInfo}`) ?? 0) + 1);
           res.writeHead(204).end();
         } catch {
