@@ -146,7 +146,7 @@ async function startNode(gw: TestGateway, options: NotifierOptions, o: { concurr
     logs,
     async jobsRun() {
       const { values } = await metrics.jobDuration.get();
-      return values.filter((v) => v.metricName?.endsWith('_count')).reduce((n, v) => n + v.value, 0);
+      return values.filter((v) => v.metricName?.endsWith('_count') && v.labels.name === 'notify.deliver').reduce((n, v) => n + v.value, 0);
     },
     async close() {
       await pool.close();
@@ -511,6 +511,16 @@ describe('notifications: CloudEvents delivery to sinks', () => {
         clearInterval(release);
       }
       assert.deepEqual([...slow.delivered()].sort(), [...slowIds].sort());
+    });
+
+    it('a process that runs workers makes the first attempt itself, without a job, in order per key', async () => {
+      const s = await sink();
+      const node = await startNode(gw, FAST);
+      const ids: string[] = [];
+      for (const n of [1, 2, 3]) ids.push(await node.notifier.enqueue(event(s.url, { orderingKey: 'session-inline', data: { n } })));
+      await until(() => s.delivered().length === 3);
+      assert.deepEqual(s.delivered(), ids);
+      assert.equal(await node.jobsRun(), 0, 'no delivery job was needed');
     });
 
     it('a client at its in-flight limit parks its events: each one is woken when a slot frees, not polled', async () => {

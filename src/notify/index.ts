@@ -129,9 +129,18 @@ export class Notifier {
       correlator: request.correlator,
     };
     const now = Date.now();
+    if (this.inlineRoom()) {
+      // Stored and, when it is the head and its client has room, claimed in the same script: the
+      // attempt then starts here at once.
+      const r = await this.chains.enqueueClaim(event, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient });
+      if (r === null) this.dropped(event);
+      else if (r && r.claimed) this.track(this.attemptClaimed(this.recordOf(event, r.job), r.job, r.attempts, this.services.logger, this.stopping.signal), { eventId: event.id, job: r.job, correlator: event.correlator, at: now });
+      else if (r) await this.addJob({ eventId: event.id, job: r.job, correlator: event.correlator, at: now });
+      return event.id;
+    }
     const job = await this.chains.enqueue(event, now);
     if (job === null) {
-      this.services.logger.info({ eventId: event.id, clientId: event.clientId, sink: origin(event.sink), type: event.type }, 'event dropped: its sink answered 410 Gone');
+      this.dropped(event);
     } else if (job) {
       await this.dispatch({ eventId: event.id, job, correlator: event.correlator, at: now }, event);
     }
@@ -202,21 +211,39 @@ export class Notifier {
    * as scheduled or claimed, and the sweeper gets it moving again.
    */
   private async dispatch(s: Scheduled, event?: StoredEvent): Promise<void> {
-    if (!this.inlineAllowed || this.inline.size >= this.options.maxInlineAttempts || s.at > Date.now()) return this.addJob(s);
-    const run = (async () => {
-      try {
-        const record: EventRecord | undefined = event
-          ? { event, chain: this.chains.chainKey(event.clientId, event.orderingKey), state: 'scheduled', job: s.job, attempts: 0, nextAt: s.at, leaseUntil: 0, lastError: '', failedAt: 0 }
-          : await this.chains.load(s.eventId);
-        if (record) await this.attemptHead(record, s.job, this.services.logger, this.stopping.signal);
-      } catch (err) {
-        // Redis trouble: the job does the same later (fenced, so never twice).
-        this.services.logger.warn({ eventId: s.eventId, err: (err as Error).message }, 'inline delivery attempt failed; queued as a job');
-        await this.addJob(s);
-      }
+    if (!this.inlineRoom() || s.at > Date.now()) return this.addJob(s);
+    const attempt = (async () => {
+      const record = event ? this.recordOf(event, s.job) : await this.chains.load(s.eventId);
+      if (record) await this.attemptHead(record, s.job, this.services.logger, this.stopping.signal);
     })();
-    const tracked = run.finally(() => this.inline.delete(tracked));
+    this.track(attempt, s);
+  }
+
+  private inlineRoom(): boolean {
+    return this.inlineAllowed && this.inline.size < this.options.maxInlineAttempts;
+  }
+
+  /** Keeps an inline attempt for close(); on Redis trouble its job does the same later (fenced, so never twice). */
+  private track(attempt: Promise<unknown>, s: Scheduled): void {
+    const tracked: Promise<void> = attempt
+      .then(
+        () => {},
+        async (err) => {
+          this.services.logger.warn({ eventId: s.eventId, err: (err as Error).message }, 'inline delivery attempt failed; queued as a job');
+          await this.addJob(s);
+        },
+      )
+      .finally(() => this.inline.delete(tracked));
     this.inline.add(tracked);
+  }
+
+  /** The record of an event just stored as the head of its chain. */
+  private recordOf(event: StoredEvent, job: string): EventRecord {
+    return { event, chain: this.chains.chainKey(event.clientId, event.orderingKey), state: 'scheduled', job, attempts: 0, nextAt: Date.now(), leaseUntil: 0, lastError: '', failedAt: 0 };
+  }
+
+  private dropped(event: StoredEvent): void {
+    this.services.logger.info({ eventId: event.id, clientId: event.clientId, sink: origin(event.sink), type: event.type }, 'event dropped: its sink answered 410 Gone');
   }
 
   private async addJob(s: Scheduled): Promise<void> {
@@ -255,9 +282,15 @@ export class Notifier {
         await this.addJobs(claim.next);
         return { dropped: 'sink gone' };
     }
-    const log = logger.child({ eventId: e.id, clientId: e.clientId, sink: origin(e.sink), type: e.type, attempt: claim.attempts });
+    return await this.attemptClaimed(record, job, claim.attempts, logger, signal);
+  }
+
+  /** Makes a claimed attempt and settles it. */
+  private async attemptClaimed(record: EventRecord, job: string, attempts: number, logger: Logger, signal: AbortSignal): Promise<unknown> {
+    const e = record.event;
+    const log = logger.child({ eventId: e.id, clientId: e.clientId, sink: origin(e.sink), type: e.type, attempt: attempts });
     const outcome = await this.attempt(e, signal);
-    await this.settle(record, { job, state: 'claimed' }, claim.attempts, outcome, log);
+    await this.settle(record, { job, state: 'claimed' }, attempts, outcome, log);
     return { outcome: outcome.kind };
   }
 

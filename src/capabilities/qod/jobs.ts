@@ -54,7 +54,7 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
       }
       throw err;
     }
-    const stored = await d.sessions.update(sessionId, (cur) => (cur.status === 'REQUESTED' && !cur.networkRef ? { next: { ...cur, networkRef } } : undefined));
+    const stored = await d.sessions.update(sessionId, (cur) => (cur.status === 'REQUESTED' && !cur.networkRef ? { next: { ...cur, networkRef } } : undefined), s);
     if (!stored) await releaseIfOrphan(await d.sessions.get(sessionId), networkRef);
     return { networkRef };
   }
@@ -78,10 +78,10 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     }
     switch (data.kind as QosFlowEventKind) {
       case 'ALLOCATED':
-        return { available: await d.lifecycle.available(data.flowId, data.networkRef) };
+        return { available: await d.lifecycle.available(data.flowId, data.networkRef, Date.now(), s) };
       case 'ALLOCATION_FAILED':
       case 'TERMINATED':
-        return { ended: !!(await d.lifecycle.end(data.flowId, 'NETWORK_TERMINATED')) };
+        return { ended: !!(await d.lifecycle.end(data.flowId, 'NETWORK_TERMINATED', undefined, Date.now(), s)) };
       default:
         // QOS_NOT_GUARANTEED / QOS_GUARANTEED have no CAMARA status; they are logged for operators.
         ctx.log.info({ sessionId: data.flowId, kind: data.kind, cause: data.cause }, 'qos flow event');

@@ -189,7 +189,7 @@ export class Lifecycle {
   }
 
   /** REQUESTED → AVAILABLE: the network allocated the flow. */
-  async available(id: string, networkRef: string | undefined, now = Date.now()): Promise<boolean> {
+  async available(id: string, networkRef: string | undefined, now = Date.now(), known?: SessionRecord): Promise<boolean> {
     const result = await this.sessions.update(id, (cur) => {
       if (cur.status !== 'REQUESTED') return undefined;
       const expiresAt = now + cur.duration * 1000;
@@ -199,7 +199,7 @@ export class Lifecycle {
         ['ZREM', this.sessions.requesting, id],
       ];
       return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
-    });
+    }, known);
     if (!result) return false;
     const s = result.after;
     if (s.expiresAt! - Date.now() <= EXPIRY_JOB_HORIZON_MS) {
@@ -215,7 +215,7 @@ export class Lifecycle {
    * Ends a REQUESTED or AVAILABLE session (UNAVAILABLE with `statusInfo`): out of the UE's active
    * set, its plan slot freed, kept readable for the retention time, its flow released, its sink told.
    */
-  async end(id: string, statusInfo: StatusInfo, when: (s: SessionRecord) => boolean = () => true, now = Date.now()): Promise<SessionRecord | undefined> {
+  async end(id: string, statusInfo: StatusInfo, when: (s: SessionRecord) => boolean = () => true, now = Date.now(), known?: SessionRecord): Promise<SessionRecord | undefined> {
     const result = await this.sessions.update(id, (cur) => {
       if ((cur.status !== 'REQUESTED' && cur.status !== 'AVAILABLE') || !when(cur)) return undefined;
       const ops: IndexOp[] = [
@@ -225,7 +225,7 @@ export class Lifecycle {
       ];
       const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
       return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
-    });
+    }, known);
     if (!result) return undefined;
     const s = result.after;
     await this.limits.release(s.clientId, CAPABILITY, id);

@@ -289,14 +289,17 @@ export class SessionStore {
 
   /**
    * Applies `change` to the current version, retrying on concurrent changes. `change` returns
-   * the new record and its index ops, or undefined to leave the session as it is.
+   * the new record and its index ops, or undefined to leave the session as it is. `known` is a
+   * version the caller just read: tried first without reading again (the write is still fenced
+   * on its version, so a stale one only costs a retry).
    */
   async update(
     id: string,
     change: (current: SessionRecord) => { next: SessionRecord; ops?: IndexOp[]; ttlSeconds?: number } | undefined,
+    known?: SessionRecord,
   ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
-      const current = await this.get(id);
+      const current = attempt === 0 && known?.id === id ? known : await this.get(id);
       if (!current) return undefined;
       const result = change(current);
       if (!result) return undefined;
