@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedisServer } from '../src/infra/redis-server.ts';
 import { createRedis, waitReady } from '../src/infra/redis.ts';
-import { spawnGateway, type GatewayProcess } from './support/process.ts';
+import { spawn } from 'node:child_process';
+import { ROOT, spawnGateway, type GatewayProcess } from './support/process.ts';
 import { testRedisUrl } from './support/hooks.ts';
 
 const ADMIN = 'process-test-admin-token';
@@ -99,6 +100,41 @@ describe('the gateway as a process', function () {
         assert.ok(existsSync(join(dir, 'appendonlydir')), 'append-only file kept');
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a supervisor that stops `npm start` with SIGTERM stops the gateway and its private redis-server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eg-npm-'));
+    const port = await freePort();
+    // Signals reach npm only (as from `timeout`, a container runtime or a process manager).
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ADMIN_TOKEN: ADMIN, HOST: '127.0.0.1', PORT: String(port), REDIS_DIR: dir, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    npm.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<void>((resolve) => npm.on('exit', () => resolve()));
+    try {
+      for (let i = 0; i < 300 && !/gateway listening/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /gateway listening/, out);
+      const { pid } = JSON.parse(out.split('\n').find((l) => /private redis-server ready/.test(l))!) as { pid: number };
+      npm.kill('SIGTERM');
+      await exited;
+      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(alive(pid), false, 'the private redis-server stopped');
+      for (let i = 0; i < 50; i++) {
+        const refused = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => false, () => true);
+        if (refused) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the gateway stopped too');
+      for (let i = 0; i < 50 && !/"msg":"stopped"/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /"msg":"stopped"/, 'it shut down gracefully');
+    } finally {
+      npm.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });
