@@ -19,6 +19,9 @@ export class IdentityUnavailableError extends DependencyUnavailableError {}
  */
 export class SubscriberApiIdentity implements SubscriberIdentity {
   private readonly base: URL;
+  private readonly transport: typeof http | typeof https;
+  /** The base URL's path, without a trailing slash, that every lookup's path follows. */
+  private readonly prefix: string;
   /** Kept-alive connections: a lookup is on the path of every call that names a device. */
   private readonly agent: http.Agent;
 
@@ -27,12 +30,14 @@ export class SubscriberApiIdentity implements SubscriberIdentity {
     private readonly timeoutMs = 3000,
   ) {
     this.base = new URL(baseUrl);
-    this.agent = new (this.base.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 64 });
+    const secure = this.base.protocol === 'https:';
+    this.transport = secure ? https : http;
+    this.prefix = this.base.pathname.replace(/\/$/, '');
+    this.agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 64 });
   }
 
   private get(path: string): Promise<Subscriber | undefined> {
-    const transport = this.base.protocol === 'https:' ? https : http;
-    const prefix = this.base.pathname.replace(/\/$/, '');
+    const { transport, prefix } = this;
     return new Promise((resolve, reject) => {
       const unavailable = (why: string, cause?: unknown) => reject(new IdentityUnavailableError(`subscriber API ${why}`, { cause }));
       const req = transport.get(

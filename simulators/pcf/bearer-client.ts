@@ -4,13 +4,10 @@
  */
 import http from 'node:http';
 import { requestJson, type JsonResponse } from './http1.ts';
+import type { Arp, BearerRequest } from '../bearer-controller/types.ts';
 
-/** ARP (TS 23.501 §5.7.2.2): priority 1 (best) to 15, and the pre-emption flags. */
-export interface Arp {
-  priorityLevel: number;
-  preemptCap: 'MAY_PREEMPT' | 'NOT_PREEMPT';
-  preemptVuln: 'PREEMPTABLE' | 'NOT_PREEMPTABLE';
-}
+/** The bearer controller's wire types, as its own code defines them. */
+export type { Arp, BearerRequest };
 
 /** `GET /subscribers?ipv4=` */
 export interface Subscriber {
@@ -22,19 +19,6 @@ export interface Subscriber {
   attached: boolean;
   cellId?: string;
   rrcState?: string;
-}
-
-/** `POST /bearers`; bit rates in bit/s. */
-export interface BearerRequest {
-  ueIpv4: string;
-  fiveQi: number;
-  gbrUl?: number;
-  gbrDl?: number;
-  mbrUl: number;
-  mbrDl: number;
-  arp: Arp;
-  flowDescriptions: string[];
-  notifyUrl: string;
 }
 
 /** What the bearer controller POSTs to `notifyUrl`. */

@@ -8,6 +8,7 @@ import type { TenancyStore } from '../tenancy/store.ts';
 import type { Application } from '../tenancy/types.ts';
 import type { Keyring } from '../auth/keyring.ts';
 import { ApiError } from '../http/errors.ts';
+import { withDeadline } from '../infra/deadline.ts';
 import { Chains, type EventRecord, type Fence, type Scheduled } from './chains.ts';
 import { backoffMs, postEvent, type AttemptOutcome } from './delivery.ts';
 import { SinkTokens } from './sink-token.ts';
@@ -173,13 +174,11 @@ export class Notifier {
   /** Waits for the inline attempts under way, cutting those still waiting on a sink after `ms`. */
   async close(ms = 2000): Promise<void> {
     this.inlineAllowed = false;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-    await Promise.race([Promise.allSettled([...this.inline]), late]);
+    const settled = () => Promise.allSettled([...this.inline]);
+    await withDeadline(settled(), ms, 'inline deliveries').catch(() => {});
     // An aborted attempt is settled as a failure to retry (a job), so nothing is lost.
     this.stopping.abort();
-    await Promise.race([Promise.allSettled([...this.inline]), new Promise((r) => setTimeout(r, 1000))]);
-    clearTimeout(timer);
+    await withDeadline(settled(), 1000, 'aborted inline deliveries').catch(() => {});
   }
 
   /** Dead letters, newest first (at most 1000). */
@@ -200,7 +199,7 @@ export class Notifier {
   }
 
   /** The attempts a transition scheduled: the chain's next event and a woken parked head. */
-  private async addJobs(...scheduled: Array<Scheduled | undefined>): Promise<void> {
+  private async dispatchAll(...scheduled: Array<Scheduled | undefined>): Promise<void> {
     for (const s of scheduled) if (s) await this.dispatch(s);
   }
 
@@ -279,7 +278,7 @@ export class Notifier {
         return { parked: 'client at its in-flight limit' };
       case 'gone':
         logger.info({ eventId: e.id, clientId: e.clientId, sink: origin(e.sink) }, 'event dropped: its sink answered 410 Gone');
-        await this.addJobs(claim.next);
+        await this.dispatchAll(claim.next);
         return { dropped: 'sink gone' };
     }
     return await this.attemptClaimed(record, job, claim.attempts, logger, signal);
@@ -342,14 +341,14 @@ export class Notifier {
       const { stale, next, wake } = await this.chains.finish(r, fence.job, outcome.kind, now);
       if (outcome.kind === 'gone') log.warn({ stale }, 'sink answered 410 Gone: no further events go to it');
       else log.debug({ status: outcome.status, stale }, 'notification delivered');
-      await this.addJobs(next, wake);
+      await this.dispatchAll(next, wake);
       return;
     }
     if (outcome.kind === 'retry' && attempts < this.options.maxAttempts) {
       const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, this.options.maxDelayMs) : backoffMs(attempts, this.options);
       const { job, wake } = await this.chains.reschedule(r, fence, now + delay, outcome.error);
       log.info({ err: outcome.error, retryInMs: delay, stale: !job }, 'notification not delivered; will retry');
-      await this.addJobs(job ? { eventId: r.event.id, job, correlator: r.event.correlator, at: now + delay } : undefined, wake);
+      await this.dispatchAll(job ? { eventId: r.event.id, job, correlator: r.event.correlator, at: now + delay } : undefined, wake);
       return;
     }
     await this.bury(r, fence, outcome.error, log);
@@ -358,7 +357,7 @@ export class Notifier {
   private async bury(r: EventRecord, fence: Fence, error: string, log: Logger): Promise<void> {
     const { stale, next, wake } = await this.chains.bury(r, fence, error, Date.now(), this.options.deadLetterRetentionSeconds * 1000);
     if (!stale) log.warn({ err: error }, 'notification dead-lettered');
-    await this.addJobs(next, wake);
+    await this.dispatchAll(next, wake);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { RedisClient, KeyBuilder } from '../infra/redis.ts';
 import { ApiError } from '../http/errors.ts';
 import type { Plan } from './types.ts';
+import { generationKeyOf } from './store.ts';
 
 // One atomic step per request: a fixed-window rate counter, then (only for requests inside the
 // rate) the plan's day/month quota. Every gateway process shares the same counters, so the limit
@@ -61,8 +62,7 @@ export class Limits {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: KeyBuilder,
-    /** The tenancy generation counter (TenancyStore.generationKey). */
-    private readonly generationKey = key('tenancy', 'gen'),
+    private readonly generationKey = generationKeyOf(key),
   ) {
     redis.defineCommand('egLimitCheck', { numberOfKeys: 3, lua: CHECK });
     redis.defineCommand('egSlotAcquire', { numberOfKeys: 1, lua: ACQUIRE });

@@ -23,6 +23,9 @@ export interface AccessState {
   generation: number;
 }
 
+/** The tenancy generation counter's key (see {@link TenancyStore.generationKey}). */
+export const generationKeyOf = (key: KeyBuilder): string => key('tenancy', 'gen');
+
 /** How long a cached access state may serve calls that do not check the generation (a safety net). */
 const ACCESS_CACHE_MS = 30_000;
 const ACCESS_CACHE_SIZE = 10_000;
@@ -63,11 +66,12 @@ export class TenancyStore {
    * learns of a change made anywhere (a suspension, say) on the very next call.
    */
   get generationKey(): string {
-    return this.key('tenancy', 'gen');
+    return generationKeyOf(this.key);
   }
 
   /** Records that tenancy data changed: the local cache is dropped and every process will reload. */
   private async changed(): Promise<void> {
+    // Cleared before and after: a read that was under way while the counter moved must not stay cached.
     this.access.clear();
     await this.redis.incr(this.generationKey);
     this.access.clear();
@@ -275,7 +279,7 @@ export class TenancyStore {
     return state;
   }
 
-  async loadAccessState(clientId: string, tenantId: string, capability: string): Promise<AccessState> {
+  private async loadAccessState(clientId: string, tenantId: string, capability: string): Promise<AccessState> {
     const results =
       (await this.redis
         .multi()
