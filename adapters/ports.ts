@@ -115,3 +115,29 @@ export interface SubscriberIdentity {
   byIpv4(address: string, port?: number): Promise<Subscriber | undefined>;
   byIpv6(address: string): Promise<Subscriber | undefined>;
 }
+
+/** When a phone number got its current SIM (HLR/HSS/UDM: the MSISDN ↔ IMSI pairing). */
+export interface SimInfo {
+  /** When the current SIM was paired with the number: the latest SIM swap, or the first activation. ISO 8601. */
+  latestSimChange: string;
+  /** True when that pairing replaced another SIM (a swap); false when it is the number's first SIM. */
+  swapped: boolean;
+}
+
+/** The SIM history of phone numbers. */
+export interface SimHistory {
+  /** Undefined when the network does not know the number. */
+  simInfo(msisdn: string): Promise<SimInfo | undefined>;
+}
+
+/**
+ * Who holds a data-path address right now: the UE table of the packet core, RADIUS accounting
+ * records, ... This is how device-facing endpoints identify the subscriber behind a request.
+ */
+export interface AddressResolver {
+  /**
+   * The MSISDN (E.164 with '+') of the subscriber whose data session holds `address` (and `port`,
+   * behind carrier-grade NAT); undefined when nobody's does (Wi-Fi, a detached UE, an unknown address).
+   */
+  msisdnAt(address: string, port?: number): Promise<string | undefined>;
+}

@@ -56,6 +56,8 @@ export async function connectSouthbound(endpoints: NetworkEndpoints, options: { 
   return {
     qos,
     identity,
+    sims: identity,
+    addresses: identity,
     async close() {
       identity.close();
       await qos.close();

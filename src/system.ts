@@ -24,6 +24,8 @@ import { buildCatalog, type CatalogEntry } from './capabilities/catalog.ts';
 import { builtinCapabilities } from './capabilities/index.ts';
 import type { Capability, CapabilityRuntime, PlatformServices } from './capabilities/types.ts';
 import { connectSouthbound, type ConnectedSouthbound } from './southbound.ts';
+import { NumberVault } from './identity/number-vault.ts';
+import { TrustedProxies } from './identity/client-address.ts';
 
 export interface SystemOptions {
   /** Which parts run in this process. @defaultValue gateway and worker */
@@ -165,6 +167,16 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     redis.disconnect();
     throw err;
   }
+  let vault: NumberVault;
+  let trustedProxies: TrustedProxies;
+  try {
+    trustedProxies = new TrustedProxies(config.trustedProxies);
+    vault = await NumberVault.load(config.numberKey, config.env === 'production', redis, key, logger);
+  } catch (err) {
+    producer.disconnect();
+    redis.disconnect();
+    throw err instanceof ConfigError ? err : new ConfigError(`TRUSTED_PROXIES: ${(err as Error).message}`);
+  }
   const queues = new JobQueues(producer, bullPrefix(config.redisPrefix));
   const store = new TenancyStore(redis, key);
   const notifier = new Notifier({ config, redis, key, store, queues, keyring, logger });
@@ -177,7 +189,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     producer.disconnect();
     throw err;
   }
-  const services: PlatformServices = { config, redis, key, store, limits: new Limits(redis, key), queues, logger, notifier, southbound };
+  const services: PlatformServices = { config, redis, key, store, limits: new Limits(redis, key), queues, logger, notifier, southbound, vault, trustedProxies };
 
   const capabilities = enabledCapabilities(options.capabilities ?? builtinCapabilities, config.bootstrap.capabilities);
   const catalog = buildCatalog(capabilities);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { storeDeviceRef } from '../src/identity/device-ref.ts';
 import { randomUUID } from 'node:crypto';
 import { ADMIN_TOKEN, startTestGateway } from './support/gateway.ts';
 import type { SimulatedNetwork } from '../simulators/index.ts';
@@ -112,8 +113,7 @@ describe('Quality on Demand end to end', function () {
 
   describe('device-bound (3-legged) tokens', () => {
     async function deviceToken(i: number): Promise<string> {
-      const ref = randomUUID();
-      await f.gw.system.services.redis.set(f.gw.system.services.key('devref', ref), JSON.stringify({ phoneNumber: phone(i) }));
+      const ref = await storeDeviceRef(f.gw.system.services, { phoneNumber: phone(i) }, 300);
       return f.gw.mint({ sub: 'acme-app', client_id: 'acme-app', tenant_id: 'acme', dev: ref, scope: 'quality-on-demand:sessions:create quality-on-demand:sessions:read quality-on-demand:sessions:retrieve-by-device' });
     }
 

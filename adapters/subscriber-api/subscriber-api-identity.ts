@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { DependencyUnavailableError, type Subscriber, type SubscriberIdentity } from '../ports.ts';
+import { DependencyUnavailableError, type AddressResolver, type SimHistory, type SimInfo, type Subscriber, type SubscriberIdentity } from '../ports.ts';
 
 interface SubscriberDocument {
   msisdn: string;
@@ -17,7 +17,7 @@ export class IdentityUnavailableError extends DependencyUnavailableError {}
  * Subscriber identity from the network's subscriber API (`GET /subscribers/{msisdn}`,
  * `GET /subscribers?ipv4=`): the UE table of the packet core, as the simulated network serves it.
  */
-export class SubscriberApiIdentity implements SubscriberIdentity {
+export class SubscriberApiIdentity implements SubscriberIdentity, AddressResolver, SimHistory {
   private readonly base: URL;
   private readonly transport: typeof http | typeof https;
   /** The base URL's path, without a trailing slash, that every lookup's path follows. */
@@ -36,7 +36,8 @@ export class SubscriberApiIdentity implements SubscriberIdentity {
     this.agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 64 });
   }
 
-  private get(path: string): Promise<Subscriber | undefined> {
+  /** GET a JSON document; undefined on 404, IdentityUnavailableError when the API cannot answer. */
+  private getJson<T>(path: string): Promise<T | undefined> {
     const { transport, prefix } = this;
     return new Promise((resolve, reject) => {
       const unavailable = (why: string, cause?: unknown) => reject(new IdentityUnavailableError(`subscriber API ${why}`, { cause }));
@@ -51,8 +52,7 @@ export class SubscriberApiIdentity implements SubscriberIdentity {
             if (status === 404) return resolve(undefined);
             if (status < 200 || status >= 300) return unavailable(`answered ${status}`);
             try {
-              const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SubscriberDocument;
-              resolve({ msisdn: doc.msisdn, ipv4: doc.ipv4, ipv6Prefix: doc.ipv6Prefix, qosEligible: doc.qosEligible, attached: doc.attached });
+              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
             } catch (err) {
               unavailable('answered with a body that is not JSON', err);
             }
@@ -62,6 +62,11 @@ export class SubscriberApiIdentity implements SubscriberIdentity {
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', (err) => unavailable(`unreachable: ${err.message}`, err));
     });
+  }
+
+  private async get(path: string): Promise<Subscriber | undefined> {
+    const doc = await this.getJson<SubscriberDocument>(path);
+    return doc && { msisdn: doc.msisdn, ipv4: doc.ipv4, ipv6Prefix: doc.ipv6Prefix, qosEligible: doc.qosEligible, attached: doc.attached };
   }
 
   /** Closes the kept-alive connections. */
@@ -79,5 +84,17 @@ export class SubscriberApiIdentity implements SubscriberIdentity {
 
   async byIpv6(address: string): Promise<Subscriber | undefined> {
     return this.get(`/subscribers?ipv6=${encodeURIComponent(address)}`);
+  }
+
+  /** The UE table knows an address only while the UE's data session holds it (no NAT: the port does not matter). */
+  async msisdnAt(address: string): Promise<string | undefined> {
+    const subscriber = address.includes(':') ? await this.byIpv6(address) : await this.byIpv4(address);
+    return subscriber?.attached ? subscriber.msisdn : undefined;
+  }
+
+  /** `GET /subscribers/{msisdn}/sim`: the current SIM's pairing date and whether it replaced another. */
+  async simInfo(msisdn: string): Promise<SimInfo | undefined> {
+    const doc = await this.getJson<{ latestSimChange: string; swapped: boolean }>(`/subscribers/${encodeURIComponent(msisdn)}/sim`);
+    return doc && { latestSimChange: doc.latestSimChange, swapped: doc.swapped };
   }
 }

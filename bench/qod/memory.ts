@@ -142,7 +142,7 @@ async function fullPath(rig: Rig, settings: MemorySettings): Promise<number> {
   let issued = 0;
   const createOne = async (i: number) => {
     issued++;
-    const reply = await rig.create({ params: {}, query: {}, headers: {}, body: createBodyOf(i, sink.url) }, { ...rig.context, correlator: randomUUID() });
+    const reply = await rig.create({ params: {}, query: {}, headers: {}, body: createBodyOf(i, sink.url), peer: {} }, { ...rig.context, correlator: randomUUID() });
     if (reply.status !== 201) failed++;
   };
   // Creates wait while the activation backlog is long, so none nears its REQUESTED time-out.

@@ -7,12 +7,18 @@ import type { ProcessorMap } from '../jobs/registry.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Limits } from '../tenancy/limits.ts';
 import type { Notifier } from '../notify/index.ts';
-import type { QosController, SubscriberIdentity } from '../../adapters/ports.ts';
+import type { AddressResolver, QosController, SimHistory, SubscriberIdentity } from '../../adapters/ports.ts';
+import type { NumberVault } from '../identity/number-vault.ts';
+import type { TrustedProxies } from '../identity/client-address.ts';
 
 /** The network behind the gateway, through the southbound ports (adapters/ports.ts). */
 export interface Southbound {
   qos: QosController;
   identity: SubscriberIdentity;
+  /** SIM history of phone numbers (SIM swap). */
+  sims?: SimHistory;
+  /** Who holds a data-path address: device identification by source address. */
+  addresses?: AddressResolver;
 }
 
 /** What an operation handler returns; the HTTP layer writes it. Handlers never touch `res`. */
@@ -28,6 +34,8 @@ export interface ApiRequest<Body = unknown> {
   query: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined>;
   body: Body;
+  /** The TCP peer of the request (a device, or a proxy in front of it; see identity/client-address.ts). */
+  peer: { address?: string; port?: number };
 }
 
 export interface RequestContext {
@@ -58,6 +66,10 @@ export interface PlatformServices {
   logger: Logger;
   /** CloudEvents delivery to clients' sinks. */
   notifier: Notifier;
+  /** HMAC, encryption and pseudonyms of phone numbers: none is ever stored or logged in clear. */
+  vault: NumberVault;
+  /** Proxies whose forwarding headers identify the device behind a request. */
+  trustedProxies: TrustedProxies;
   /** Absent in processes that do not talk to the network (and in tests of capabilities that need none). */
   southbound?: Southbound;
 }

@@ -165,12 +165,13 @@ export async function buildApi(
   const missing = declared.filter((id) => !api.handlers[id]);
   if (missing.length) throw new Error(`${api.document}: no handler for ${missing.join(', ')}`);
   for (const [operationId, handler] of Object.entries(api.handlers).filter(([id]) => declared.includes(id))) {
-    backend.register(operationId, (c: Context, _req: Request, res: Response) => {
+    backend.register(operationId, (c: Context, req: Request, res: Response) => {
       const request: ApiRequest = {
         params: c.request.params as Record<string, string>,
         query: c.request.query as Record<string, unknown>,
         headers: c.request.headers as ApiRequest['headers'],
         body: c.request.requestBody,
+        peer: { address: req.socket?.remoteAddress, port: req.socket?.remotePort },
       };
       return handler(request, {
         operationId,

@@ -55,6 +55,19 @@ export interface GatewayConfig {
    * Unset: `npm start` runs the simulated network and fills this in.
    */
   network?: NetworkEndpoints;
+  /**
+   * Proxies whose X-Forwarded-For / Forwarded headers name the device a request comes from: the
+   * carrier's data-path proxy (`TRUSTED_PROXIES`, addresses or CIDR blocks, comma-separated).
+   * @defaultValue loopback outside production, none in production
+   */
+  trustedProxies: string[];
+  /** Secret that phone numbers are HMAC-ed and encrypted with (`NUMBER_KEY`, 32 bytes, hex or base64); required in production. */
+  numberKey?: string;
+  /**
+   * The RADIUS accounting listener (RFC 2866) that learns which subscriber holds which address
+   * (`RADIUS_ACCT_PORT`, `RADIUS_ACCT_HOST`, `RADIUS_SECRET`). Unset: not started.
+   */
+  radius?: { port: number; host: string; secret: string };
 }
 
 export class ConfigError extends Error {
@@ -72,6 +85,20 @@ function intFrom(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
+}
+
+function listFrom(env: Env, name: string): string[] | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function radiusFrom(env: Env): GatewayConfig['radius'] {
+  if (env.RADIUS_ACCT_PORT === undefined || env.RADIUS_ACCT_PORT === '') return undefined;
+  const port = intFrom(env, 'RADIUS_ACCT_PORT', 1813);
+  const secret = env.RADIUS_SECRET ?? '';
+  if (!secret) throw new ConfigError('RADIUS_SECRET must be set when RADIUS_ACCT_PORT is');
+  return { port, host: env.RADIUS_ACCT_HOST || '127.0.0.1', secret };
 }
 
 /**
@@ -146,6 +173,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<GatewayCon
     bootstrapPath,
     bootstrap: overrides.bootstrap ?? loadBootstrap(bootstrapPath, env),
     network: endpointsFromEnv(env),
+    trustedProxies: listFrom(env, 'TRUSTED_PROXIES') ?? (nodeEnv === 'production' ? [] : ['127.0.0.0/8', '::1']),
+    numberKey: env.NUMBER_KEY || undefined,
+    radius: radiusFrom(env),
     ...overrides,
   };
   // A lock shorter than a Redis round trip or two would be lost by healthy workers.

@@ -3,6 +3,8 @@ import { ApiError } from '../../http/errors.ts';
 import type { Principal } from '../../auth/access.ts';
 import type { RedisClient, KeyBuilder } from '../../infra/redis.ts';
 import type { Subscriber, SubscriberIdentity } from '../../../adapters/ports.ts';
+import { DEVICE_REF_CLAIM, loadDeviceRef } from '../../identity/device-ref.ts';
+import type { NumberVault } from '../../identity/number-vault.ts';
 
 /** CAMARA Commonalities Device: at least one identifier. */
 export interface Device {
@@ -21,8 +23,6 @@ export interface ResolvedDevice {
   ueKey: string;
 }
 
-/** Access tokens bound to a device carry an opaque reference (`dev`), never the number itself. */
-export const DEVICE_REF_CLAIM = 'dev';
 
 export function ueKeyOf(subscriber: Subscriber): string {
   return createHash('sha256').update(subscriber.msisdn).digest('base64url').slice(0, 22);
@@ -52,7 +52,7 @@ async function lookup(identity: SubscriberIdentity, id: Device): Promise<Subscri
 export async function resolveDevice(
   body: Device | undefined,
   principal: Principal,
-  deps: { identity: SubscriberIdentity; redis: RedisClient; key: KeyBuilder },
+  deps: { identity: SubscriberIdentity; redis: RedisClient; key: KeyBuilder; vault: NumberVault },
   options: { requireQos: boolean } = { requireQos: true },
 ): Promise<ResolvedDevice> {
   const ref = principal.claims[DEVICE_REF_CLAIM];
@@ -60,9 +60,9 @@ export async function resolveDevice(
   let echo: Device | undefined;
   if (typeof ref === 'string') {
     if (body) throw new ApiError('UNNECESSARY_IDENTIFIER', 'the device is already identified by the access token');
-    const stored = await deps.redis.get(deps.key('devref', ref));
-    if (!stored) throw new ApiError('IDENTIFIER_NOT_FOUND', 'the device of this access token is no longer known');
-    identifier = JSON.parse(stored) as Device;
+    const bound = await loadDeviceRef(deps, ref);
+    if (!bound) throw new ApiError('IDENTIFIER_NOT_FOUND', 'the device of this access token is no longer known');
+    identifier = { phoneNumber: bound.phoneNumber };
   } else {
     if (!body) throw new ApiError('MISSING_IDENTIFIER', 'the device cannot be identified: give device');
     identifier = chooseIdentifier(body);

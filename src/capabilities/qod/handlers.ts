@@ -6,7 +6,9 @@ import type { Limits } from '../../tenancy/limits.ts';
 import type { Notifier } from '../../notify/index.ts';
 import type { SubscriberIdentity } from '../../../adapters/ports.ts';
 import type { ApiRequest, OperationHandler, Reply, RequestContext } from '../types.ts';
-import { DEVICE_REF_CLAIM, resolveDevice, type Device } from './device.ts';
+import { resolveDevice, type Device } from './device.ts';
+import { DEVICE_REF_CLAIM } from '../../identity/device-ref.ts';
+import type { NumberVault } from '../../identity/number-vault.ts';
 import { flowsOverlap, parseCidr, serverAddresses, type ApplicationServer, type PortsSpec } from './flows.ts';
 import { durationSeconds, profileView, type ProfileStore, type QosProfileConfig } from './profiles.ts';
 import { sessionInfo, type SessionRecord, type SessionStore } from './sessions.ts';
@@ -22,6 +24,7 @@ export interface HandlerDeps {
   idempotency: IdempotencyStore;
   redis: RedisClient;
   key: KeyBuilder;
+  vault: NumberVault;
 }
 
 /** The CreateSession body: the client-given fields of a session record. */

@@ -54,7 +54,7 @@ function create(services: PlatformServices): CapabilityRuntime {
   const sessions = new SessionStore(redis, key);
   const profiles = new ProfileStore(redis, key);
   const lifecycle = new Lifecycle(sessions, queues, limits, notifier, logger.child({ capability: CAPABILITY }), options);
-  const handlers = qodHandlers({ sessions, profiles, lifecycle, limits, notifier, identity: southbound.identity, idempotency: new IdempotencyStore(redis, key), redis, key });
+  const handlers = qodHandlers({ sessions, profiles, lifecycle, limits, notifier, identity: southbound.identity, idempotency: new IdempotencyStore(redis, key), redis, key, vault: services.vault });
   const processors = qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos });
   const applyNetworkEvent = processors['quality-on-demand.network-event']!;
   let recovery: NodeJS.Timeout | undefined;
