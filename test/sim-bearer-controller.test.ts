@@ -9,6 +9,7 @@ import {
   type BearerController,
   type BearerEvent,
   type BearerRequest,
+  type SimView,
   type SubscriberView,
 } from '../simulators/bearer-controller/index.ts';
 import { ROOT } from './support/process.ts';
@@ -218,6 +219,88 @@ describe('bearer controller simulator', function () {
       let connected = 0;
       for (let i = 0; i < 10_000; i++) if (ctl.model.subscriber(msisdn(i)).rrcState === 'CONNECTED') connected++;
       assert.ok(connected > 2700 && connected < 3300, `${connected} of 10000 connected`);
+    });
+  });
+
+  describe('SIM history', () => {
+    type Sim = SimView & Record<string, unknown>;
+    const sim = (ue: number) => api<Sim>('GET', `/subscribers/${encodeURIComponent(msisdn(ue))}/sim`);
+    const swap = (ue: number, body?: unknown) => api<Sim>('POST', `/control/ues/${encodeURIComponent(msisdn(ue))}/sim-swap`, body);
+    const YEAR_MS = 365 * 86_400_000;
+
+    it('gives every number a first SIM activated 1 to 3 years before the start, the same for the same seed', async () => {
+      const first = await sim(5);
+      assert.equal(first.status, 200);
+      assert.equal(first.type, 'application/json');
+      const { latestSimChange, ...rest } = first.body;
+      assert.deepEqual(rest, { msisdn: msisdn(5), imsi: '460000000000005', swapped: false });
+      const age = ctl.model.startedAt - Date.parse(latestSimChange);
+      assert.ok(age >= YEAR_MS && age <= 3 * YEAR_MS, latestSimChange);
+      assert.equal(Date.parse(latestSimChange) % 1000, 0, 'to the second');
+      const dates = new Set(Array.from({ length: 50 }, (_, i) => ctl.model.sim(msisdn(i)).latestSimChange));
+      assert.ok(dates.size > 45, 'dates differ between numbers');
+      const again = await startBearerController({ seed: 1, timeScale: 0 });
+      const other = await startBearerController({ seed: 2, timeScale: 0 });
+      try {
+        const ageIn = (c: BearerController, ue: number) => c.model.startedAt - Date.parse(c.model.sim(msisdn(ue)).latestSimChange);
+        for (const ue of [0, 5, 9999]) assert.equal(ageIn(again, ue), ageIn(ctl, ue));
+        assert.notDeepEqual([0, 5, 9999].map((ue) => ageIn(other, ue)), [0, 5, 9999].map((ue) => ageIn(ctl, ue)));
+      } finally {
+        await again.close();
+        await other.close();
+      }
+      expectProblem(await api('GET', `/subscribers/${encodeURIComponent('+8613800000000')}/sim`), 404, 'SUBSCRIBER_NOT_FOUND');
+    });
+
+    it('swaps a SIM now or at a past date: a new IMSI, the UE still attached; reset forgets it', async () => {
+      const before = Date.now();
+      const now = await swap(40);
+      assert.equal(now.status, 200, JSON.stringify(now.body));
+      assert.equal(now.body.swapped, true);
+      assert.equal(now.body.imsi, '460000000010040');
+      assert.ok(Date.parse(now.body.latestSimChange) >= before && Date.parse(now.body.latestSimChange) <= Date.now());
+      assert.deepEqual((await sim(40)).body, now.body);
+
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+      const past = await swap(41, { at: yesterday });
+      assert.deepEqual(past.body, { msisdn: msisdn(41), imsi: '460000000010041', latestSimChange: yesterday, swapped: true });
+      // Before the current SIM's pairing: a history does not go backwards.
+      expectProblem(await swap(41, { at: new Date(Date.now() - 2 * 86_400_000).toISOString() }), 400, 'INVALID_REQUEST');
+      const again = await swap(41, {});
+      assert.equal(again.body.imsi, '460000000020041', 'every SIM has its own IMSI');
+
+      const subscriber = (await api<SubscriberView>('GET', `/subscribers/${encodeURIComponent(msisdn(41))}`)).body;
+      assert.equal(subscriber.imsi, '460000000020041');
+      assert.equal(subscriber.attached, true);
+      assert.equal(subscriber.ipv4, ipv4(41));
+      const state = (await api<{ ues: Array<SubscriberView & { swapped: boolean; latestSimChange: string }> }>('GET', '/control/state')).body;
+      assert.deepEqual(
+        state.ues.map((u) => [u.msisdn, u.swapped]),
+        [
+          [msisdn(40), true],
+          [msisdn(41), true],
+        ],
+      );
+
+      await api('POST', '/control/reset');
+      const { latestSimChange, ...rest } = (await sim(41)).body;
+      assert.deepEqual(rest, { msisdn: msisdn(41), imsi: '460000000000041', swapped: false });
+      assert.ok(ctl.model.startedAt - Date.parse(latestSimChange) >= YEAR_MS);
+    });
+
+    it('refuses a swap at a malformed or future date, and for unknown numbers', async () => {
+      for (const at of ['yesterday', '2025-01-01', '2025-01-01 10:00:00Z', '2025-13-01T00:00:00Z', 1735689600000, null]) {
+        expectProblem(await swap(42, { at }), 400, 'INVALID_REQUEST');
+      }
+      expectProblem(await swap(42, { at: new Date(Date.now() + 3_600_000).toISOString() }), 400, 'INVALID_REQUEST');
+      expectProblem(await api('POST', `/control/ues/${encodeURIComponent('+8613800000000')}/sim-swap`), 404, 'SUBSCRIBER_NOT_FOUND');
+      assert.equal((await sim(42)).body.swapped, false, 'nothing changed');
+      // Offsets other than Z are RFC 3339 too.
+      const yesterday = new Date(Math.floor((Date.now() - 86_400_000) / 1000) * 1000);
+      const inBeijing = new Date(yesterday.getTime() + 8 * 3_600_000).toISOString().replace(/\.000Z$/, '+08:00');
+      const past = await swap(42, { at: inBeijing });
+      assert.equal(past.status, 200, JSON.stringify(past.body));
+      assert.equal(past.body.latestSimChange, yesterday.toISOString());
     });
   });
 

@@ -32,6 +32,18 @@ function factorOf(context: RouteContext): number {
   return factor;
 }
 
+/** RFC 3339 §5.6 date-time, with its offset ("T" and "Z" in either case, §5.6 note). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** When the SIM swap happened: `{"at": "<RFC 3339 date-time>"}`, now when the body leaves it out. */
+function swapTimeOf(context: RouteContext): Date | undefined {
+  const at = field(context, 'at');
+  if (at === undefined) return undefined;
+  const when = typeof at === 'string' && DATE_TIME.test(at) ? new Date(at) : undefined;
+  if (!when || Number.isNaN(when.getTime())) throw new SimulatorError('INVALID_REQUEST', 'at must be an RFC 3339 date-time, e.g. "2025-01-31T12:00:00Z"');
+  return when;
+}
+
 export function controlRoutes(model: BearerControllerModel): Route[] {
   const ue = (action: string, run: (msisdn: string, context: RouteContext) => unknown): Route => ({
     method: 'POST',
@@ -49,6 +61,7 @@ export function controlRoutes(model: BearerControllerModel): Route[] {
     ue('rlf', (msisdn) => model.radioLinkFailure(msisdn)),
     ue('handover', (msisdn, context) => model.handover(msisdn, targetCellOf(context))),
     ue('rrc', (msisdn, context) => model.setRrcState(msisdn, rrcStateOf(context))),
+    ue('sim-swap', (msisdn, context) => model.swapSim(msisdn, swapTimeOf(context))),
     cell('fail', (cellId) => model.failCell(cellId)),
     cell('recover', (cellId) => model.recoverCell(cellId)),
     cell('congest', (cellId, context) => model.congestCell(cellId, factorOf(context))),

@@ -8,7 +8,7 @@ import { withDefaults, type ModelOptions } from './options.ts';
 import { indexOfIpv4, indexOfMsisdn, Population } from './population.ts';
 import { between, mulberry32, type Prng } from './prng.ts';
 import { SimulatorError } from './problems.ts';
-import type { Bearer, BearerCause, BearerEvent, BearerRequest, Cell, CellLoad, RrcState, SetupTiming, SubscriberView } from './types.ts';
+import type { Bearer, BearerCause, BearerEvent, BearerRequest, Cell, CellLoad, RrcState, SetupTiming, SimView, SubscriberView } from './types.ts';
 
 /** EPS bearer identities 5–15 (TS 24.007 §11.2.3.1.5): at most 11 bearers per UE. */
 export const MAX_BEARERS_PER_UE = 11;
@@ -21,6 +21,8 @@ const copy = (b: Bearer): Bearer => structuredClone(b);
 
 export class BearerControllerModel {
   readonly options: Readonly<ModelOptions>;
+  /** When the model was built, to the second: first SIM activations are dated back from it. */
+  readonly startedAt = Math.floor(Date.now() / 1000) * 1000;
   /** @internal */ readonly population: Population;
   /** @internal */ readonly cells = new Map<string, Cell>();
   private prng: Prng;
@@ -39,7 +41,7 @@ export class BearerControllerModel {
 
   constructor(options: Partial<ModelOptions> = {}) {
     this.options = withDefaults(options);
-    this.population = new Population(this.options.seed, this.options.cells);
+    this.population = new Population(this.options.seed, this.options.cells, this.startedAt);
     this.prng = mulberry32(this.options.seed);
     this.buildCells();
   }
@@ -54,9 +56,30 @@ export class BearerControllerModel {
   }
 
   subscriber(msisdn: string): SubscriberView {
-    const i = indexOfMsisdn(msisdn);
-    if (i === undefined) throw new SimulatorError('SUBSCRIBER_NOT_FOUND', `no subscriber ${msisdn}`);
-    return this.population.view(i);
+    return this.population.view(this.indexOrThrow(msisdn));
+  }
+
+  /** The number's current SIM (the HSS/UDM's MSISDN ↔ IMSI pairing) and when it was paired. */
+  sim(msisdn: string): SimView {
+    return this.population.sim(this.indexOrThrow(msisdn));
+  }
+
+  /**
+   * A SIM swap: the number moves to a new SIM, so the HSS/UDM pairs it with a new IMSI, at `at`
+   * (now or in the past; a SIM history has no future entries, nor entries before the current
+   * pairing). A real UE would register again with the new SIM; the simulator keeps it attached,
+   * with the same address and bearers, since only the SIM history is read (CAMARA SIM Swap).
+   */
+  swapSim(msisdn: string, at: Date = new Date()): SimView {
+    const i = this.indexOrThrow(msisdn);
+    const when = at.getTime();
+    if (!Number.isFinite(when) || when > Date.now()) throw new SimulatorError('INVALID_REQUEST', 'a SIM swap cannot be in the future');
+    const { simSwaps, simPairedAt } = this.population.state(i);
+    if (when < simPairedAt) {
+      throw new SimulatorError('INVALID_REQUEST', `the current SIM was paired at ${new Date(simPairedAt).toISOString()}; a swap cannot come before it`);
+    }
+    this.population.update(i, { simSwaps: simSwaps + 1, simPairedAt: when });
+    return this.population.sim(i);
   }
 
   /** The subscriber whose PDU session holds `address`; a detached UE holds none. */
@@ -126,11 +149,17 @@ export class BearerControllerModel {
       seed,
       timeScale,
       cells: [...this.cells.keys()].map((id) => ({ ...this.cell(id), bearers: this.bearersIn(id).map(copy) })),
-      ues: this.population.changedIndexes().map((i) => this.population.view(i)),
+      ues: this.population.changedIndexes().map((i) => {
+        const { latestSimChange, swapped } = this.population.sim(i);
+        return { ...this.population.view(i), latestSimChange, swapped };
+      }),
     };
   }
 
-  /** Back to the initial state: cells, UEs and the random stream (bearer ids keep counting). */
+  /**
+   * Back to the initial state: cells, UEs (SIM swaps too) and the random stream (bearer ids keep
+   * counting; first activation dates stay, as they come from {@link startedAt}).
+   */
   reset(): void {
     this.close();
     this.bearers.clear();
@@ -191,10 +220,15 @@ export class BearerControllerModel {
   }
 
   private control(msisdn: string, procedure: (model: this, i: number) => void): SubscriberView {
-    const i = indexOfMsisdn(msisdn);
-    if (i === undefined) throw new SimulatorError('SUBSCRIBER_NOT_FOUND', `no subscriber ${msisdn}`);
+    const i = this.indexOrThrow(msisdn);
     procedure(this, i);
     return this.population.view(i);
+  }
+
+  private indexOrThrow(msisdn: string): number {
+    const i = indexOfMsisdn(msisdn);
+    if (i === undefined) throw new SimulatorError('SUBSCRIBER_NOT_FOUND', `no subscriber ${msisdn}`);
+    return i;
   }
 
   /**

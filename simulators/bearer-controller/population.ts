@@ -3,7 +3,7 @@
  * last four digits) until something changes a UE; only changed UEs are stored.
  */
 import { hashUnit } from './prng.ts';
-import type { Plan, RrcState, SubscriberView } from './types.ts';
+import type { Plan, RrcState, SimView, SubscriberView } from './types.ts';
 
 export const POPULATION_SIZE = 10_000;
 /** Indexes from here on have the IoT plan, which has no QoS. */
@@ -12,12 +12,25 @@ export const IOT_FROM = 9000;
 const CONNECTED_SHARE = 0.3;
 const MSISDN = /^\+861390000(\d{4})$/;
 const UE_IPV4 = /^10\.45\.(0|[1-9]\d?)\.([1-9]\d{0,2})$/;
+const DAY_MS = 86_400_000;
+/** First SIMs were activated 1 to 3 years before the simulator started. */
+const ACTIVATION_MIN_AGE_MS = 365 * DAY_MS;
+const ACTIVATION_SPREAD_MS = 2 * 365 * DAY_MS;
+/**
+ * Keys of the activation-date draws start here, apart from the RRC-state keys (0..9999), so the
+ * two derived values of a UE are independent.
+ */
+const ACTIVATION_KEYS = POPULATION_SIZE;
 
 /** What can change about a UE. */
 export interface UeState {
   attached: boolean;
   cellId: string;
   rrcState: RrcState;
+  /** SIMs the number was given after its first one: 0 until its first SIM swap. */
+  simSwaps: number;
+  /** When the current SIM was paired with the number (ms since the epoch). */
+  simPairedAt: number;
 }
 
 export function msisdnOf(i: number): string {
@@ -27,6 +40,14 @@ export function msisdnOf(i: number): string {
 /** The UE address of the PDU session (no NAT): 10.45.<i/250>.<i%250+1>. */
 export function ipv4Of(i: number): string {
   return `10.45.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
+/**
+ * The IMSI of the number's current SIM: MCC 460, MNC 00, and an MSIN (TS 23.003 §2.2) that is i for
+ * the first SIM and `swaps × 10 000 + i` after a swap, so no two SIMs ever share one.
+ */
+export function imsiOf(i: number, simSwaps: number): string {
+  return `46000${String(simSwaps * POPULATION_SIZE + i).padStart(10, '0')}`;
 }
 
 export function indexOfMsisdn(msisdn: string): number | undefined {
@@ -46,9 +67,14 @@ export function indexOfIpv4(address: string): number | undefined {
 export class Population {
   private readonly changed = new Map<number, UeState>();
 
+  /**
+   * @param startedAt when the simulator started (ms since the epoch, whole seconds): first
+   *   activation dates are drawn back from it, so they stay the same across resets.
+   */
   constructor(
     private readonly seed: number,
     private readonly cellCount: number,
+    private readonly startedAt: number,
   ) {}
 
   /** The UE's current state; a copy, change it with {@link update}. */
@@ -63,11 +89,11 @@ export class Population {
   }
 
   view(i: number): SubscriberView {
-    const { attached, cellId, rrcState } = this.state(i);
+    const { attached, cellId, rrcState, simSwaps } = this.state(i);
     const plan: Plan = i >= IOT_FROM ? 'IOT' : 'STANDARD';
     return {
       msisdn: msisdnOf(i),
-      imsi: `46000${String(i).padStart(10, '0')}`,
+      imsi: imsiOf(i, simSwaps),
       ...(attached ? { ipv4: ipv4Of(i) } : {}),
       plan,
       qosEligible: plan !== 'IOT',
@@ -75,6 +101,12 @@ export class Population {
       cellId,
       rrcState,
     };
+  }
+
+  /** The number's current SIM: when it was paired with the number, and whether it replaced another. */
+  sim(i: number): SimView {
+    const { simSwaps, simPairedAt } = this.state(i);
+    return { msisdn: msisdnOf(i), imsi: imsiOf(i, simSwaps), latestSimChange: new Date(simPairedAt).toISOString(), swapped: simSwaps > 0 };
   }
 
   /** Indexes of the UEs whose state differs from the initial one (or did once). */
@@ -91,6 +123,14 @@ export class Population {
       attached: true,
       cellId: `cell-${i % this.cellCount}`,
       rrcState: hashUnit(this.seed, i) < CONNECTED_SHARE ? 'CONNECTED' : 'IDLE',
+      simSwaps: 0,
+      simPairedAt: this.activatedAt(i),
     };
+  }
+
+  /** When the number's first SIM was activated: seeded per index, to the second. */
+  private activatedAt(i: number): number {
+    const spreadSeconds = Math.floor((hashUnit(this.seed, ACTIVATION_KEYS + i) * ACTIVATION_SPREAD_MS) / 1000);
+    return this.startedAt - ACTIVATION_MIN_AGE_MS - spreadSeconds * 1000;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The Subscriber API (identity lookups by the gateway) and the Bearer API (used by the PCF
+ * The Subscriber API (identity and SIM-history lookups by the gateway) and the Bearer API (used by the PCF
  * simulator), over the model.
  */
 import type { Route } from './http.ts';
@@ -10,6 +10,7 @@ import { parseBearerRequest } from './validate.ts';
 export function apiRoutes(model: BearerControllerModel): Route[] {
   return [
     { method: 'GET', path: /^\/subscribers\/([^/]+)$/, handle: ({ params }) => ({ status: 200, body: model.subscriber(params[0]) }) },
+    { method: 'GET', path: /^\/subscribers\/([^/]+)\/sim$/, handle: ({ params }) => ({ status: 200, body: model.sim(params[0]) }) },
     {
       method: 'GET',
       path: /^\/subscribers$/,

@@ -115,3 +115,16 @@ export interface SubscriberView {
   cellId: string;
   rrcState: RrcState;
 }
+
+/**
+ * The number's current SIM, as `GET /subscribers/{msisdn}/sim` returns it: the MSISDN ↔ IMSI
+ * pairing the HSS/UDM holds, which a SIM swap changes (what CAMARA SIM Swap reports).
+ */
+export interface SimView {
+  msisdn: string;
+  imsi: string;
+  /** When the current SIM was paired with the number: the latest swap, or the first activation. */
+  latestSimChange: string;
+  /** True once the number has had a SIM swap; false while it has its first SIM. */
+  swapped: boolean;
+}

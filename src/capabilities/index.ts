@@ -1,6 +1,7 @@
 import type { Capability } from './types.ts';
 import { echoCapability } from './echo/index.ts';
 import { qualityOnDemand } from './qod/index.ts';
+import { simSwap } from './sim-swap/index.ts';
 
 /** Every capability this gateway ships; the bootstrap's `capabilities` list picks which run. */
-export const builtinCapabilities: readonly Capability[] = [echoCapability, qualityOnDemand];
+export const builtinCapabilities: readonly Capability[] = [echoCapability, qualityOnDemand, simSwap];
