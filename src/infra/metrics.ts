@@ -7,6 +7,8 @@ export interface Metrics {
   httpDuration: Histogram<'operation' | 'method' | 'status_code'>;
   jobDuration: Histogram<'queue' | 'name' | 'outcome'>;
   queueDepth: Gauge<'queue' | 'state'>;
+  /** RADIUS accounting (RFC 2866) datagrams received, by what became of them (see adapters/radius). */
+  radiusAccounting: Counter<'result'>;
 }
 
 /**
@@ -42,6 +44,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'gateway_queue_jobs',
       help: 'Jobs in each queue by state, read when metrics are scraped',
       labelNames: ['queue', 'state'],
+      registers: [registry],
+    }),
+    radiusAccounting: new Counter({
+      name: 'gateway_radius_accounting_packets_total',
+      help: 'RADIUS accounting datagrams received, by result (recorded, duplicate, or why they were dropped)',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };
