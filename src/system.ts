@@ -26,6 +26,9 @@ import type { Capability, CapabilityRuntime, PlatformServices } from './capabili
 import { connectSouthbound, type ConnectedSouthbound } from './southbound.ts';
 import { NumberVault } from './identity/number-vault.ts';
 import { TrustedProxies } from './identity/client-address.ts';
+import { ChainedAddresses } from './identity/identify.ts';
+import { RadiusAddressBook } from '../adapters/radius/address-book.ts';
+import { startRadiusAccounting, type RadiusAccounting } from '../adapters/radius/accounting-listener.ts';
 
 export interface SystemOptions {
   /** Which parts run in this process. @defaultValue gateway and worker */
@@ -46,6 +49,8 @@ export interface System {
   /** The HTTP application (gateway role only). */
   app?: Express;
   workers?: WorkerPool;
+  /** The RADIUS accounting listener, when this process runs it (worker role, RADIUS_ACCT_PORT set). */
+  radius?: { port: number };
   readiness(): Promise<Readiness>;
   /** Starts listening (gateway role). */
   listen(port?: number, host?: string): Promise<Server>;
@@ -101,7 +106,7 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
   const issuer = config.publicUrl;
   const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds });
   const clients = new ClientAuthenticator(store, redis, key, { issuer, tokenEndpoint: `${issuer}/oauth2/token`, clockToleranceSeconds: config.clockToleranceSeconds });
-  const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier });
+  const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier, production: config.env === 'production' });
   const apis: MountedApi[] = [await buildApi(admin, { adminToken: adminSecurity(config.adminToken) }, async () => {})];
   for (const { cap, runtime } of p.runtimes) {
     const { openId, admission } = clientSecurity(access, limits, cap.id);
@@ -109,9 +114,18 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
     for (const api of runtime.adminApis ?? []) apis.push(await buildApi(api, { adminToken: adminSecurity(config.adminToken) }, async () => {}));
   }
   const scopes = new Map(p.catalog.map((c) => [c.id, c.scopes] as const));
+  // The token endpoint and the authorization endpoint, which identifies devices by their data-path address.
+  const { vault, trustedProxies, southbound } = p.services;
   const oauth = tokenRouter(
-    { store, keyring: p.keyring, clients },
-    { issuer, audience: issuer, accessTokenTtlSeconds: config.accessTokenTtlSeconds, bodyLimitBytes: config.bodyLimitBytes, capabilityScopes: () => scopes },
+    { store, keyring: p.keyring, clients, redis, key, vault, trustedProxies, addresses: southbound?.addresses },
+    {
+      issuer,
+      audience: issuer,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      bodyLimitBytes: config.bodyLimitBytes,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      capabilityScopes: () => scopes,
+    },
   );
   return createApp({
     logger,
@@ -182,9 +196,22 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   const notifier = new Notifier({ config, redis, key, store, queues, keyring, logger });
   // The network is reached through its adapters; only the worker role receives its notifications.
   let southbound: ConnectedSouthbound | undefined;
+  let radius: RadiusAccounting | undefined;
   try {
     southbound = config.network ? await connectSouthbound(config.network, { listen: roles.includes('worker') }) : undefined;
+    if (config.radius && southbound) {
+      // Devices are identified by what the packet gateway's RADIUS accounting says first, then by
+      // the UE table. Every process reads the learned table from Redis; one UDP port per host, so
+      // the listener runs where the N5 callback server does (the worker role).
+      const learned = new RadiusAddressBook({ redis, key, vault });
+      southbound = { ...southbound, addresses: new ChainedAddresses(southbound.addresses ? [learned, southbound.addresses] : [learned]) };
+      if (roles.includes('worker')) {
+        radius = await startRadiusAccounting({ redis, key, vault, logger, metrics, host: config.radius.host, port: config.radius.port, secret: config.radius.secret });
+        logger.info({ port: radius.port, host: config.radius.host }, 'RADIUS accounting listener started');
+      }
+    }
   } catch (err) {
+    await southbound?.close();
     redis.disconnect();
     producer.disconnect();
     throw err;
@@ -238,6 +265,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   } catch (err) {
     await workers?.close();
     await queues.close();
+    await radius?.close();
     await southbound?.close();
     redis.disconnect();
     producer.disconnect();
@@ -253,6 +281,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     metrics,
     app,
     workers,
+    radius: radius && { port: radius.port },
     readiness,
     async listen(port = config.port, host = config.host) {
       if (!app) throw new Error('this process does not run the gateway role');
@@ -280,6 +309,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
             ['notifications', () => notifier.close()],
             ['usage', () => store.close()],
             ['capabilities', () => Promise.all(runtimes.map(({ runtime }) => runtime.close?.()))],
+            ['radius', () => radius?.close()],
             ['southbound', () => southbound?.close()],
             ['queues', () => queues.close()],
             ['redis', () => Promise.all([redis, producer].map((c) => c.quit().catch(() => c.disconnect())))],

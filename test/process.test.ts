@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { ROOT, spawnGateway, type GatewayProcess } from './support/process.ts';
 import { testRedisUrl } from './support/hooks.ts';
 
+const NUMBER_KEY = 'ab'.repeat(32);
 const ADMIN = 'process-test-admin-token';
 
 async function demoToken(port: number): Promise<string> {
@@ -163,16 +164,20 @@ describe('the gateway as a process', function () {
     }
   });
 
-  it('production refuses a missing ADMIN_TOKEN and the demo client secret', async () => {
+  it('production refuses a missing ADMIN_TOKEN, a missing NUMBER_KEY and the demo client secret', async () => {
     const noToken = spawnGateway({ NODE_ENV: 'production', REDIS_URL: testRedisUrl(), PORT: String(await freePort()) });
     running.push(noToken);
     assert.equal(await noToken.exited, 1);
     assert.match(noToken.output(), /ADMIN_TOKEN must be set/);
-    const demo = start({ NODE_ENV: 'production', REDIS_URL: testRedisUrl(), REDIS_PREFIX: `p-${randomUUID().slice(0, 8)}`, PORT: String(await freePort()) });
+    const noKey = spawnGateway({ NODE_ENV: 'production', ADMIN_TOKEN: 'prod-admin-token-0123456789', REDIS_URL: testRedisUrl(), PORT: String(await freePort()) });
+    running.push(noKey);
+    assert.equal(await noKey.exited, 1);
+    assert.match(noKey.output(), /NUMBER_KEY must be set/);
+    const demo = start({ NODE_ENV: 'production', NUMBER_KEY: NUMBER_KEY, REDIS_URL: testRedisUrl(), REDIS_PREFIX: `p-${randomUUID().slice(0, 8)}`, PORT: String(await freePort()) });
     assert.equal(await demo.exited, 1);
     assert.match(demo.output(), /demo client secret is refused/);
     const port = await freePort();
-    const own = start({ NODE_ENV: 'production', DEMO_CLIENT_SECRET: 'a-real-secret-for-prod', REDIS_URL: testRedisUrl(), REDIS_PREFIX: `p-${randomUUID().slice(0, 8)}`, PORT: String(port) });
+    const own = start({ NODE_ENV: 'production', NUMBER_KEY: NUMBER_KEY, DEMO_CLIENT_SECRET: 'a-real-secret-for-prod', REDIS_URL: testRedisUrl(), REDIS_PREFIX: `p-${randomUUID().slice(0, 8)}`, PORT: String(port) });
     await own.waitFor(/gateway listening/);
     own.child.kill('SIGTERM');
     assert.equal(await own.exited, 0);

@@ -1,6 +1,6 @@
 import type { ApiDefinition, ApiRequest, OperationHandler, Reply } from '../capabilities/types.ts';
 import type { CatalogEntry } from '../capabilities/catalog.ts';
-import type { TenancyStore } from '../tenancy/store.ts';
+import { checkRedirectUris, type TenancyStore } from '../tenancy/store.ts';
 import type { Plan, Status } from '../tenancy/types.ts';
 import type { Keyring } from '../auth/keyring.ts';
 import type { Notifier } from '../notify/index.ts';
@@ -11,9 +11,12 @@ export const ADMIN_DOCUMENT = fileURLToPath(new URL('../../openapi/admin.yaml', 
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 
-/** The operator API (`openapi/admin.yaml`). */
-export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[]; notifier?: Notifier }): ApiDefinition {
+/** The operator API (`openapi/admin.yaml`). `production` tightens what redirect URIs may be registered. */
+export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[]; notifier?: Notifier; production?: boolean }): ApiDefinition {
   const { store, keyring } = deps;
+  const redirectUris = (uris: string[] | undefined) => {
+    if (uris !== undefined) checkRedirectUris(uris, { production: deps.production ?? false });
+  };
   const known = (capability: string) => {
     if (!deps.catalog().some((c) => c.id === capability)) throw new ApiError('NOT_FOUND', `no capability ${capability} in the catalog`);
   };
@@ -38,14 +41,18 @@ export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog:
     resumeTenant: async (req) => ok(await store.setTenantStatus(req.params.tenantId, 'ACTIVE')),
     listApplications: async (req) => ok(await store.listApplications(req.params.tenantId)),
     createApplication: async (
-      req: ApiRequest<{ clientId?: string; name: string; jwks?: never; jwksUri?: string; notificationHosts?: string[]; sinkTokenEndpoint?: string; sinkClientId?: string; clientSecret?: boolean }>,
+      req: ApiRequest<{ clientId?: string; name: string; jwks?: never; jwksUri?: string; notificationHosts?: string[]; sinkTokenEndpoint?: string; sinkClientId?: string; redirectUris?: string[]; clientSecret?: boolean }>,
     ) => {
       const { clientSecret: wantSecret, ...rest } = req.body;
+      redirectUris(rest.redirectUris);
       const { application, clientSecret } = await store.createApplication(req.params.tenantId, { ...rest, secret: wantSecret ?? true });
       return ok({ ...application, ...(clientSecret ? { clientSecret } : {}) }, 201);
     },
     getApplication: async (req) => ok(await app(req)),
-    updateApplication: async (req) => ok(await store.updateApplication(req.params.tenantId, req.params.clientId, req.body as never)),
+    updateApplication: async (req: ApiRequest<{ redirectUris?: string[] }>) => {
+      redirectUris(req.body.redirectUris);
+      return ok(await store.updateApplication(req.params.tenantId, req.params.clientId, req.body as never));
+    },
     deleteApplication: async (req) => {
       await store.deleteApplication(req.params.tenantId, req.params.clientId);
       return { status: 204 };

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { ApiError } from '../http/errors.ts';
-import { isRedisUnavailable } from '../infra/redis.ts';
+import { isRedisUnavailable, type KeyBuilder, type RedisClient } from '../infra/redis.ts';
 import type { Keyring } from './keyring.ts';
 import type { AccessState, TenancyStore } from '../tenancy/store.ts';
 import type { Application, Plan } from '../tenancy/types.ts';
@@ -36,6 +36,29 @@ export interface AccessControlOptions {
 }
 
 const REALM = 'exposure-gateway';
+
+const spentKey = (key: KeyBuilder, jti: string) => key('token', 'spent', jti);
+
+/**
+ * Records the one use of a single-use access token (CAMARA Number Verification after 2.1, PR #226:
+ * its tokens "MUST be single-use"). True the first time; false once used or revoked. The mark
+ * lasts as long as the token could still be accepted (`exp` plus clock tolerance).
+ */
+export async function spendToken(deps: { redis: RedisClient; key: KeyBuilder }, claims: JWTPayload, clockToleranceSeconds: number): Promise<boolean> {
+  if (typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return false;
+  const marked = await deps.redis.set(spentKey(deps.key, claims.jti), '1', 'EXAT', claims.exp + clockToleranceSeconds + 1, 'NX');
+  return marked === 'OK';
+}
+
+/** Spends a single-use token on its holder's behalf, so it can never be used (RFC 6749 §4.1.2: its code was replayed). */
+export async function revokeSingleUse(deps: { redis: RedisClient; key: KeyBuilder }, jti: string, exp: number, clockToleranceSeconds: number): Promise<void> {
+  await deps.redis.set(spentKey(deps.key, jti), 'revoked', 'EXAT', exp + clockToleranceSeconds + 1);
+}
+
+/** The 401 of a token that was valid once and is no more (used up, revoked); RFC 6750 §3.1 `invalid_token`. */
+export function tokenNoLongerValid(reason: string): ApiError {
+  return unauthenticated(reason);
+}
 
 function unauthenticated(reason: string, withError = true): ApiError {
   // RFC 6750 §3: no error attribute when the request carried no token at all.

@@ -152,6 +152,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<GatewayCon
   } else if (adminToken.length < 16) {
     throw new ConfigError('ADMIN_TOKEN must be at least 16 characters long');
   }
+  // Phone numbers are HMAC-ed and sealed with this key; a production deployment must own it.
+  if (nodeEnv === 'production' && !env.NUMBER_KEY) throw new ConfigError('NUMBER_KEY must be set when NODE_ENV=production (32 random bytes, hex or base64: openssl rand -hex 32)');
   const bootstrapPath = env.GATEWAY_CONFIG || 'config/demo.yaml';
   const config: GatewayConfig = {
     env: nodeEnv,

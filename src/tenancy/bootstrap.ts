@@ -1,6 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
 import { ApiError } from '../http/errors.ts';
-import type { TenancyStore } from './store.ts';
+import { checkRedirectUris, type TenancyStore } from './store.ts';
 import { DEFAULT_PLAN, type Plan } from './types.ts';
 
 /** The demo client secret; refused in production so a copied demo config never goes live. */
@@ -25,6 +25,8 @@ export interface BootstrapDocument {
       /** The client's token endpoint and our client id there, for PRIVATE_KEY_JWT sink credentials. */
       sinkTokenEndpoint?: string;
       sinkClientId?: string;
+      /** Redirection endpoints of the OIDC authorization code flow (exact match; https in production). */
+      redirectUris?: string[];
       /** `capability: '*'` subscribes to every capability in the catalog. */
       subscriptions?: Array<{ capability: string; plan?: string | Plan }>;
     }>;
@@ -83,6 +85,14 @@ export async function applyBootstrap(
       if (options.production && app.clientSecret === DEMO_SECRET) {
         throw new BootstrapError(`${where}: the demo client secret is refused when NODE_ENV=production; set DEMO_CLIENT_SECRET or remove the demo tenant`);
       }
+      if (app.redirectUris !== undefined) {
+        if (!Array.isArray(app.redirectUris)) throw new BootstrapError(`${where}: redirectUris must be a list`);
+        try {
+          checkRedirectUris(app.redirectUris, options);
+        } catch (err) {
+          throw new BootstrapError(`${where}: ${(err as Error).message}`);
+        }
+      }
       const created = await createOrKeep(() =>
         store.createApplication(tenant.id, {
           clientId: app.clientId,
@@ -93,6 +103,7 @@ export async function applyBootstrap(
           notificationHosts: app.notificationHosts,
           sinkTokenEndpoint: app.sinkTokenEndpoint,
           sinkClientId: app.sinkClientId,
+          redirectUris: app.redirectUris,
         }),
       );
       if (created) result.applicationsCreated++;

@@ -42,6 +42,39 @@ export interface NewApplication {
   sinkClientId?: string;
   /** A given secret (bootstrap), `true` to generate one, `false` for key-only clients. @defaultValue true */
   secret?: string | boolean;
+  /** Registered redirection endpoints (see {@link checkRedirectUris}). @defaultValue none */
+  redirectUris?: string[];
+}
+
+const MAX_REDIRECT_URIS = 20;
+const LOOPBACK_HOSTS = /^(?:127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Checks the redirection endpoints an application registers; 400 INVALID_ARGUMENT names the first
+ * bad one. RFC 6749 §3.1.2: absolute, no fragment. RFC 9700 §2.6 / RFC 6749 §3.1.2.1: TLS, except
+ * that native apps may use loopback http (RFC 8252 §7.3) and a private-use scheme named after a
+ * domain they own (RFC 8252 §7.1). Outside production any http host is accepted, for development.
+ */
+export function checkRedirectUris(uris: readonly string[], options: { production: boolean }): void {
+  if (uris.length > MAX_REDIRECT_URIS) throw new ApiError('INVALID_ARGUMENT', `at most ${MAX_REDIRECT_URIS} redirectUris`);
+  for (const uri of uris) {
+    const bad = (why: string) => new ApiError('INVALID_ARGUMENT', `redirectUris: "${String(uri).slice(0, 200)}" ${why}`);
+    if (typeof uri !== 'string' || uri.length === 0 || uri.length > 2048) throw bad('must be a string of 1 to 2048 characters');
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw bad('is not an absolute URI');
+    }
+    if (uri.includes('#')) throw bad('must not contain a fragment');
+    if (url.username || url.password) throw bad('must not carry credentials');
+    if (url.protocol === 'https:') continue;
+    if (url.protocol === 'http:') {
+      if (!options.production || LOOPBACK_HOSTS.test(url.hostname)) continue;
+      throw bad('must use https (http only for a loopback address)');
+    }
+    if (!/^[a-z][a-z0-9+-]*(?:\.[a-z0-9+-]+)+:$/.test(url.protocol)) throw bad('must use https, or a private-use scheme in reverse domain form');
+  }
 }
 
 /** Tenants, applications, subscriptions and usage, kept in Redis. */
@@ -133,6 +166,7 @@ export class TenancyStore {
       status: 'ACTIVE',
       createdAt: new Date().toISOString(),
       notificationHosts: JSON.stringify(input.notificationHosts ?? []),
+      redirectUris: JSON.stringify(input.redirectUris ?? []),
     };
     if (clientSecret) fields.secretHash = await hashSecret(clientSecret);
     if (input.jwks) fields.jwks = JSON.stringify(input.jwks);
@@ -178,6 +212,7 @@ export class TenancyStore {
       notificationHosts?: string[];
       sinkTokenEndpoint?: string | null;
       sinkClientId?: string | null;
+      redirectUris?: string[];
     },
   ): Promise<Application> {
     await this.requireApplication(tenantId, clientId);
@@ -185,6 +220,7 @@ export class TenancyStore {
     const multi = this.redis.multi();
     if (patch.name !== undefined) multi.hset(k, 'name', patch.name);
     if (patch.notificationHosts !== undefined) multi.hset(k, 'notificationHosts', JSON.stringify(patch.notificationHosts));
+    if (patch.redirectUris !== undefined) multi.hset(k, 'redirectUris', JSON.stringify(patch.redirectUris));
     if (patch.jwks === null) multi.hdel(k, 'jwks');
     else if (patch.jwks !== undefined) multi.hset(k, 'jwks', JSON.stringify(patch.jwks));
     if (patch.jwksUri === null) multi.hdel(k, 'jwksUri');
@@ -387,5 +423,6 @@ function toApplication(h: Record<string, string>): Application {
     sinkTokenEndpoint: h.sinkTokenEndpoint || undefined,
     sinkClientId: h.sinkClientId || undefined,
     hasSecret: !!h.secretHash,
+    redirectUris: h.redirectUris ? (JSON.parse(h.redirectUris) as string[]) : [],
   };
 }

@@ -29,6 +29,11 @@ export interface Application {
   sinkClientId?: string;
   /** True when the application can authenticate with a client secret. */
   hasSecret: boolean;
+  /**
+   * Where the authorization endpoint may send the user agent back (RFC 6749 §3.1.2): compared by
+   * exact string match (OAuth 2.0 Security BCP, RFC 9700 §4.1.3), never by prefix.
+   */
+  redirectUris: string[];
 }
 
 /** Limits an application buys with a capability subscription. */
