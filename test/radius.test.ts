@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { testRedisUrl } from './support/hooks.ts';
 import { until } from './support/wait.ts';
+import { radclient as radclientAt, record } from './support/radclient.ts';
 import { createRedis, keyBuilder, waitReady, type KeyBuilder, type RedisClient } from '../src/infra/redis.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { createMetrics, type Metrics } from '../src/infra/metrics.ts';
@@ -20,32 +21,9 @@ import {
 } from '../adapters/radius/packet.ts';
 
 const SECRET = 'testing123-radius';
+const radclient = (port: number, attributes: string, o: { secret?: string; timeoutSeconds?: number } = {}) => radclientAt(port, attributes, { secret: SECRET, ...o });
 const MSISDN = '8613900000005';
 const md5 = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('md5')).digest();
-
-/** Runs the real FreeRADIUS radclient; `answered` is true when an Accounting-Response came back. */
-function radclient(port: number, attributes: string, o: { secret?: string; timeoutSeconds?: number } = {}): Promise<{ answered: boolean; output: string }> {
-  const args = ['-x', '-r', '1', '-t', String(o.timeoutSeconds ?? 3), `127.0.0.1:${port}`, 'acct', o.secret ?? SECRET];
-  return new Promise((resolve, reject) => {
-    const child = spawn('radclient', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ answered: code === 0 && /Received Accounting-Response/.test(output), output }));
-    child.stdin.end(`${attributes}\n`);
-  });
-}
-
-/** A radclient attribute list for a session record. */
-function record(status: string, o: { ip?: string; msisdn?: string; session?: string; nas?: string }): string {
-  const parts = [`Acct-Status-Type = ${status}`];
-  if (o.ip) parts.push(`Framed-IP-Address = ${o.ip}`);
-  if (o.msisdn) parts.push(`Calling-Station-Id = "${o.msisdn}"`);
-  if (o.session) parts.push(`Acct-Session-Id = "${o.session}"`);
-  parts.push(`NAS-IP-Address = ${o.nas ?? '127.0.0.1'}`);
-  return parts.join(', ');
-}
 
 const text = (type: number, s: string): RadiusAttribute => ({ type, value: Buffer.from(s) });
 const int = (type: number, n: number): RadiusAttribute => {

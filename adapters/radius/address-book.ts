@@ -100,7 +100,8 @@ export class RadiusAddressBook implements AddressResolver {
   private readonly scripts: Scripts;
 
   constructor(options: RadiusAddressBookOptions) {
-    this.o = { ...DEFAULTS, ...options };
+    // An option given as undefined keeps its default.
+    this.o = { ...DEFAULTS, ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RadiusAddressBookOptions) } as Required<RadiusAddressBookOptions>;
     this.o.ipv6PrefixLengths = [...this.o.ipv6PrefixLengths].sort((a, b) => b - a);
     options.redis.defineCommand('egRadiusClaim', { numberOfKeys: 4, lua: CLAIM });
     options.redis.defineCommand('egRadiusRelease', { numberOfKeys: 3, lua: RELEASE });
