@@ -20,6 +20,7 @@ import { buildApi, type MountedApi } from './http/api-router.ts';
 import { createApp, type Readiness } from './http/app.ts';
 import { adminApi } from './admin/handlers.ts';
 import { Notifier } from './notify/index.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { buildCatalog, type CatalogEntry } from './capabilities/catalog.ts';
 import { builtinCapabilities } from './capabilities/index.ts';
 import type { Capability, CapabilityRuntime, PlatformServices } from './capabilities/types.ts';
@@ -106,7 +107,7 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
   const issuer = config.publicUrl;
   const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds });
   const clients = new ClientAuthenticator(store, redis, key, { issuer, tokenEndpoint: `${issuer}/oauth2/token`, clockToleranceSeconds: config.clockToleranceSeconds });
-  const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier, production: config.env === 'production' });
+  const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier, audit: new AuditLog(redis, key), production: config.env === 'production' });
   const apis: MountedApi[] = [await buildApi(admin, { adminToken: adminSecurity(config.adminToken) }, async () => {})];
   for (const { cap, runtime } of p.runtimes) {
     const { openId, admission } = clientSecurity(access, limits, cap.id);

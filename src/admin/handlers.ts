@@ -4,6 +4,7 @@ import { checkRedirectUris, type TenancyStore } from '../tenancy/store.ts';
 import type { Plan, Status } from '../tenancy/types.ts';
 import type { Keyring } from '../auth/keyring.ts';
 import type { Notifier } from '../notify/index.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { ApiError } from '../http/errors.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -12,7 +13,7 @@ export const ADMIN_DOCUMENT = fileURLToPath(new URL('../../openapi/admin.yaml', 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 
 /** The operator API (`openapi/admin.yaml`). `production` tightens what redirect URIs may be registered. */
-export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[]; notifier?: Notifier; production?: boolean }): ApiDefinition {
+export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog: () => CatalogEntry[]; notifier?: Notifier; audit?: AuditLog; production?: boolean }): ApiDefinition {
   const { store, keyring } = deps;
   const redirectUris = (uris: string[] | undefined) => {
     if (uris !== undefined) checkRedirectUris(uris, { production: deps.production ?? false });
@@ -61,6 +62,10 @@ export function adminApi(deps: { store: TenancyStore; keyring: Keyring; catalog:
     resumeApplication: async (req) => ok(await store.setApplicationStatus(req.params.tenantId, req.params.clientId, 'ACTIVE')),
     rotateApplicationSecret: async (req) =>
       ok({ clientId: req.params.clientId, clientSecret: await store.rotateSecret(req.params.tenantId, req.params.clientId) }),
+    listAuditEntries: async (req) => {
+      await store.requireTenant(req.params.tenantId);
+      return ok((await deps.audit?.list(req.params.tenantId, { count: Number(req.query.count ?? 100) })) ?? []);
+    },
     getApplicationUsage: async (req) => {
       await app(req);
       return ok(await store.getUsage(req.params.clientId, Number(req.query.days ?? 7)));

@@ -1,0 +1,146 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { ApiError } from '../../http/errors.ts';
+import { safeEqual } from '../../auth/secrets.ts';
+import type { NumberVault } from '../../identity/number-vault.ts';
+import type { AddressResolver, SimHistory } from '../../../adapters/ports.ts';
+import type { AuditLog } from '../../audit/audit-log.ts';
+import type { ApiRequest, Reply, RequestContext } from '../types.ts';
+import { CAPABILITY, policyOf, type OneClickLoginSettings } from './settings.ts';
+import type { Consumed, TokenStore } from './tokens.ts';
+
+export interface ExchangeDeps {
+  tokens: TokenStore;
+  vault: NumberVault;
+  audit: AuditLog;
+  addresses?: AddressResolver;
+  sims?: SimHistory;
+  settings: OneClickLoginSettings;
+}
+
+type Live = Extract<Consumed, { verdict: 'OK' }>;
+/** What a judgement needs to know about the token's device. */
+type Facts = { address: string; port?: number; numberHmac: string };
+
+const REFUSALS = {
+  INVALID: 'ONE_CLICK_LOGIN.TOKEN_INVALID',
+  MISMATCH: 'ONE_CLICK_LOGIN.TOKEN_APPLICATION_MISMATCH',
+  USED: 'ONE_CLICK_LOGIN.TOKEN_ALREADY_USED',
+  EXPIRED: 'ONE_CLICK_LOGIN.TOKEN_EXPIRED',
+} as const;
+
+const where = (c: { address: string; port?: number }) => (c.port ? `${c.address}:${c.port}` : c.address);
+
+function record(deps: ExchangeDeps, ctx: RequestContext, outcome: string, c?: Facts, reference?: string): Promise<string> {
+  const principal = ctx.principal!;
+  return deps.audit.append(principal.tenantId, {
+    clientId: principal.clientId,
+    operation: `${CAPABILITY}.${ctx.operationId}`,
+    outcome,
+    numberHmac: c?.numberHmac ?? '',
+    address: c ? where(c) : '',
+    correlator: ctx.correlator,
+    reference,
+  });
+}
+
+/**
+ * Consumes the token for the calling application, or answers why not. Every attempt is audited:
+ * replays and other applications' attempts are what an operator looks for after an incident.
+ * Another application's attempt records nothing about the subscriber: it has no right to know.
+ */
+async function consume(deps: ExchangeDeps, token: string, ctx: RequestContext): Promise<Live> {
+  const c = await deps.tokens.consume(token, ctx.principal!.clientId);
+  if (c.verdict === 'OK') return c;
+  const code = REFUSALS[c.verdict];
+  await record(deps, ctx, code, c.verdict === 'USED' || c.verdict === 'EXPIRED' ? c : undefined);
+  throw new ApiError(code);
+}
+
+/**
+ * Does the address the token was issued to still belong to the same subscriber? If not, the
+ * phone left the network or the address went to another phone since: what the network said at
+ * issuance can no longer be confirmed.
+ */
+async function stillHeld(deps: ExchangeDeps, c: Facts): Promise<boolean> {
+  const msisdn = await deps.addresses?.msisdnAt(c.address, c.port);
+  return !!msisdn && safeEqual(deps.vault.hmac(msisdn), c.numberHmac);
+}
+
+/**
+ * Was the number's SIM swapped within the application's window? After a swap, possession of the
+ * SIM proves nothing about who owns the number (the classic account take-over), so the gateway
+ * does not vouch for it. Not knowing the SIM history counts as a recent swap: the check exists to
+ * fail closed.
+ */
+async function recentlySwapped(deps: ExchangeDeps, windowHours: number | undefined, msisdn: string): Promise<boolean> {
+  if (!windowHours) return false;
+  const info = deps.sims ? await deps.sims.simInfo(msisdn) : undefined;
+  if (!info) return true;
+  const cutoff = Date.now() - windowHours * 3_600_000;
+  return info.swapped && !(Date.parse(info.latestSimChange) <= cutoff);
+}
+
+/**
+ * Exchanges a token: `judge` looks at the number and asks the network what it needs to, then the
+ * token is consumed. The network is asked first, while the token is still intact: when it cannot
+ * answer (503) the app can retry with the same token instead of starting the login over. A token
+ * that is not live (unknown, used, expired, another application's) skips the network and gets
+ * its refusal from {@link consume}, the one atomic decision.
+ */
+async function exchange<T>(deps: ExchangeDeps, token: string, ctx: RequestContext, judge: (msisdn: string, c: Facts) => Promise<T>): Promise<{ msisdn: string; c: Live; judgement: T }> {
+  const peek = await deps.tokens.peek(token);
+  const live = !!peek?.sealedNumber && peek.clientId === ctx.principal!.clientId && peek.state === 'ISSUED' && Date.now() < peek.expiresAt;
+  let msisdn = live ? deps.vault.open(peek.sealedNumber) : undefined;
+  let judgement = msisdn !== undefined ? { value: await judge(msisdn, peek!) } : undefined;
+  const c = await consume(deps, token, ctx);
+  // Judged after all only when the record appeared between the two reads, which a random token cannot do.
+  msisdn ??= deps.vault.open(c.sealedNumber);
+  judgement ??= { value: await judge(msisdn, c) };
+  return { msisdn, c, judgement: judgement.value };
+}
+
+/** `login`: the token's phone number, to the server of the application the token was issued to. */
+export async function login(deps: ExchangeDeps, req: ApiRequest<{ token: string }>, ctx: RequestContext): Promise<Reply> {
+  const policy = policyOf(ctx.principal!.plan, deps.settings);
+  const { msisdn, c, judgement: refusal } = await exchange(deps, req.body.token, ctx, async (number, facts) => {
+    if (!(await stillHeld(deps, facts))) return 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED' as const;
+    if (await recentlySwapped(deps, policy.simSwapWindowHours, number)) return 'ONE_CLICK_LOGIN.SIM_SWAPPED' as const;
+    return undefined;
+  });
+  await record(deps, ctx, refusal ?? 'SUCCESS', c);
+  if (refusal) throw new ApiError(refusal);
+  return { status: 200, body: { phoneNumber: msisdn } };
+}
+
+interface VerifyBody {
+  token: string;
+  phoneNumber?: string;
+  hashedPhoneNumber?: string;
+}
+
+/**
+ * `verify`: is the claimed number the phone's own? UNKNOWN (cannot vouch) comes first where it
+ * concerns the device itself (its address changed hands); a SIM swap matters only for a number
+ * that would PASS, so a wrong number is rejected without asking about the SIM.
+ */
+export async function verify(deps: ExchangeDeps, req: ApiRequest<VerifyBody>, ctx: RequestContext): Promise<Reply> {
+  const { token, phoneNumber, hashedPhoneNumber } = req.body;
+  // The document's oneOf already says so; kept here so the handler is safe on its own.
+  if ((phoneNumber === undefined) === (hashedPhoneNumber === undefined)) {
+    throw new ApiError('INVALID_ARGUMENT', 'give exactly one of phoneNumber and hashedPhoneNumber');
+  }
+  const policy = policyOf(ctx.principal!.plan, deps.settings);
+  const { c, judgement: verifyResult } = await exchange(deps, token, ctx, async (msisdn, facts) => {
+    const matches =
+      phoneNumber !== undefined
+        ? safeEqual(deps.vault.hmac(phoneNumber), facts.numberHmac)
+        : safeEqual(createHash('sha256').update(msisdn).digest('hex'), hashedPhoneNumber!.toLowerCase());
+    if (!(await stillHeld(deps, facts))) return 'UNKNOWN' as const;
+    if (!matches) return 'REJECT' as const;
+    if (await recentlySwapped(deps, policy.simSwapWindowHours, msisdn)) return 'UNKNOWN' as const;
+    return 'PASS' as const;
+  });
+  const verifyId = randomUUID();
+  await record(deps, ctx, verifyResult, c, verifyId);
+  return { status: 200, body: { verifyResult, verifyId } };
+}
