@@ -12,6 +12,10 @@ interface Benchmark {
 }
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  auth: {
+    summary: 'Number authentication: one-click token issuance and exchange throughput and latency next to a bare express + Redis GETDEL baseline',
+    load: () => import('./auth.ts'),
+  },
   qod: {
     summary: 'Quality on Demand: createSession throughput and activation latency next to a bare express + Redis baseline; Redis memory per active session',
     load: () => import('./qod.ts'),
