@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { expectContract, expectError } from './support/contract.ts';
 
@@ -68,6 +71,45 @@ describe('contract-driven HTTP: every bad request gets the right CAMARA error', 
       const res = await create().set('Content-Type', type).send('message=hi');
       await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     }
+  });
+
+  /** A POST over a real socket with exactly these bytes (supertest would re-encode a Buffer body as JSON). */
+  function rawPost(headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+      const server = gw.system.app!.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/echo/v1/jobs', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => server.close(() => resolve({ status: res.statusCode!, body: JSON.parse(text) })));
+        });
+        req.on('error', (err) => server.close(() => reject(err)));
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    });
+  }
+
+  it('gzip and deflate bodies are decoded; a body that is not what its encoding says: 400', async () => {
+    const json = JSON.stringify({ message: 'compressed' });
+    for (const [encoding, bytes] of [['gzip', gzipSync(json)], ['deflate', deflateSync(json)]] as const) {
+      const res = await rawPost({ 'content-encoding': encoding, 'content-length': String(bytes.length) }, [bytes]);
+      assert.equal(res.status, 201, `${encoding}: ${JSON.stringify(res.body)}`);
+    }
+    const notGzip = await rawPost({ 'content-encoding': 'gzip', 'content-length': String(json.length) }, [Buffer.from(json)]);
+    assert.deepEqual([notGzip.status, notGzip.body.code], [400, 'INVALID_ARGUMENT']);
+  });
+
+  it('a chunked body over the limit: 413, and a gzip bomb is cut at the limit after decoding', async () => {
+    const big = Buffer.from(JSON.stringify({ message: 'x'.repeat(gw.config.bodyLimitBytes) }));
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < big.length; i += 8192) pieces.push(big.subarray(i, i + 8192));
+    const chunked = await rawPost({ 'transfer-encoding': 'chunked' }, pieces);
+    assert.deepEqual([chunked.status, chunked.body.code], [413, 'PAYLOAD_TOO_LARGE']);
+    const bomb = gzipSync(Buffer.alloc(gw.config.bodyLimitBytes * 20, 0x20));
+    assert.ok(bomb.length < gw.config.bodyLimitBytes, 'small on the wire');
+    const exploded = await rawPost({ 'content-encoding': 'gzip', 'content-length': String(bomb.length) }, [bomb]);
+    assert.deepEqual([exploded.status, exploded.body.code], [413, 'PAYLOAD_TOO_LARGE']);
   });
 
   it('unsupported content encoding: 415 UNSUPPORTED_MEDIA_TYPE', async () => {

@@ -3,6 +3,7 @@ import addFormats from 'ajv-formats';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import { ApiError } from './errors.ts';
 import { basePathOf, loadDocument, operationsOf } from './openapi.ts';
+import { readRawBody } from './middleware/raw-body.ts';
 import type { ApiDefinition, ApiRequest, Reply } from '../capabilities/types.ts';
 
 /**
@@ -201,21 +202,25 @@ export function writeReply(res: Response, reply: Reply): void {
   res.status(reply.status).type('application/json').send(JSON.stringify(reply.body));
 }
 
-/** One express middleware that hands each request to the API whose base path it falls under. */
-export function apiDispatcher(apis: MountedApi[]): RequestHandler {
+/**
+ * One express middleware that hands each request to the API whose base path it falls under, with
+ * its body read as bytes (at most `bodyLimitBytes`). Other paths pass on untouched, their bodies
+ * unread, to the routes after it.
+ */
+export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): RequestHandler {
   const ordered = [...apis].sort((a, b) => b.basePath.length - a.basePath.length);
   return async function dispatchApi(req: Request, res: Response, next: NextFunction) {
     const api = ordered.find((a) => req.path === a.basePath || req.path.startsWith(a.basePath + '/'));
     if (!api) return next();
-    const backendRequest: BackendRequest = {
-      method: req.method,
-      path: req.path,
-      headers: req.headers,
-      query: { ...(req.query as Record<string, unknown>) },
-      body: req.body,
-    };
-    res.locals.backendRequest = backendRequest;
     try {
+      const backendRequest: BackendRequest = {
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        query: { ...(req.query as Record<string, unknown>) },
+        body: await readRawBody(req, bodyLimitBytes),
+      };
+      res.locals.backendRequest = backendRequest;
       const reply = (await api.backend.handleRequest(backendRequest as never, req, res)) as Reply;
       writeReply(res, reply);
     } catch (err) {

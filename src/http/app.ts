@@ -52,8 +52,8 @@ function observe(deps: AppDeps) {
 }
 
 /**
- * The gateway's HTTP application. Order: observation → x-correlator → drain guard → health →
- * OAuth2 → raw body (size-limited) → the API whose base path matches → 404 → error body.
+ * The gateway's HTTP application. Order: observation → x-correlator → drain guard → the API whose
+ * base path matches (its body read, size-limited) → health → OAuth2 → 404 → error body.
  */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -80,6 +80,8 @@ export function createApp(deps: AppDeps): Express {
     next(new ApiError('UNAVAILABLE', 'the gateway is shutting down; retry', { headers: { 'Retry-After': '1' } }));
   });
 
+  // The APIs first: most requests are API calls, and they need not walk the probe and OAuth2 routes.
+  app.use(apiDispatcher(deps.apis, deps.bodyLimitBytes));
   app.get('/healthz', (_req, res) => {
     res.locals.operation = 'healthz';
     res.json({ status: 'ok' });
@@ -96,8 +98,6 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(deps.oauth);
-  app.use(express.raw({ type: () => true, limit: deps.bodyLimitBytes }));
-  app.use(apiDispatcher(deps.apis));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ApiError('NOT_FOUND', 'no such resource path')));
   app.use(errorHandler(deps.logger));
   return app;
