@@ -112,6 +112,18 @@ describe('contract-driven HTTP: every bad request gets the right CAMARA error', 
     assert.deepEqual([exploded.status, exploded.body.code], [413, 'PAYLOAD_TOO_LARGE']);
   });
 
+  it('a path parameter that is not valid percent-encoding: 400, never a 5xx', async () => {
+    const res = await gw.http.get('/echo/v1/jobs/%E0%A4%A').set('Authorization', `Bearer ${token}`);
+    await expectError(res, 400, 'INVALID_ARGUMENT');
+    assert.match(res.body.message, /jobId/);
+  });
+
+  it('trailing slashes are ignored, as openapi-backend matches paths', async () => {
+    const res = await create().send({ message: 'hello' });
+    const again = await gw.http.get(`/echo/v1/jobs/${res.body.jobId}/`).set('Authorization', `Bearer ${token}`);
+    assert.equal(again.status, 200, again.text);
+  });
+
   it('unsupported content encoding: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await create().set('Content-Type', 'application/json').set('Content-Encoding', 'br-unknown').send('{"message":"hi"}');
     await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');

@@ -1,9 +1,10 @@
-import { OpenAPIBackend, type Context } from 'openapi-backend';
+import { OpenAPIBackend, type Context, type Operation } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import { ApiError } from './errors.ts';
 import { basePathOf, loadDocument, operationsOf } from './openapi.ts';
 import { readRawBody } from './middleware/raw-body.ts';
+import { OperationRouter } from './operation-router.ts';
 import type { ApiDefinition, ApiRequest, Reply } from '../capabilities/types.ts';
 
 /**
@@ -19,10 +20,12 @@ export interface MountedApi {
   basePath: string;
   title: string;
   backend: OpenAPIBackend;
+  /** Runs one request through the pipeline below and returns the handler's reply (or throws an ApiError). */
+  handle(request: BackendRequest, req: Request, res: Response): Promise<Reply>;
 }
 
-/** The request object openapi-backend routes and validates; `body` is the raw bytes until parsed. */
-interface BackendRequest {
+/** A request as the router sees it; `body` is the raw bytes until parsed. */
+export interface BackendRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
@@ -36,8 +39,7 @@ function mediaType(header: string | undefined): string | undefined {
   return header?.split(';')[0].trim().toLowerCase() || undefined;
 }
 
-function describeValidation(context: Context): string {
-  const errors = context.validation?.errors ?? [];
+function describeValidation(errors: unknown[]): string {
   const parts = errors.slice(0, 5).map((e: any) => {
     const where = String(e.instancePath || '').replace(/^\/requestBody/, 'body').replace(/^\//, '').replace(/\//g, '.') || 'request';
     const extra = e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : e.params?.allowedValues ? ` (${e.params.allowedValues.join(', ')})` : '';
@@ -50,19 +52,17 @@ function describeValidation(context: Context): string {
  * Parses the body now that the operation is known: 415 for a content type the operation does not
  * accept, 400 for malformed JSON or a missing required body. Nothing malformed reaches a handler.
  */
-function parseBody(context: Context, request: BackendRequest): void {
-  const requestBody = context.operation.requestBody as { required?: boolean; content?: Record<string, unknown> } | undefined;
+function parseBody(operation: Operation, request: BackendRequest): void {
+  const requestBody = operation.requestBody as { required?: boolean; content?: Record<string, unknown> } | undefined;
   const raw = Buffer.isBuffer(request.body) ? request.body : undefined;
   const hasBody = !!raw && raw.length > 0;
   if (!requestBody) {
     request.body = undefined;
-    context.request.requestBody = undefined;
     return;
   }
   if (!hasBody) {
     if (requestBody.required) throw new ApiError('INVALID_ARGUMENT', 'the request body is required');
     request.body = undefined;
-    context.request.requestBody = undefined;
     return;
   }
   const type = mediaType(request.headers['content-type'] as string | undefined);
@@ -83,19 +83,6 @@ function parseBody(context: Context, request: BackendRequest): void {
   } else {
     request.body = raw!.toString('utf8');
   }
-  context.request.requestBody = request.body;
-}
-
-function allowedMethods(backend: OpenAPIBackend, path: string): string[] {
-  const allowed: string[] = [];
-  for (const method of ['get', 'put', 'post', 'delete', 'patch']) {
-    try {
-      if (backend.router.matchOperation({ method, path, headers: {} } as never, true)) allowed.push(method.toUpperCase());
-    } catch {
-      // not this method
-    }
-  }
-  return allowed;
 }
 
 /**
@@ -124,72 +111,72 @@ export async function buildApi(
   // Schemes that only callbacks use (a sink's bearer token) guard nothing served here.
   const used = new Set([...(definition.security ?? []), ...Object.values(definition.paths).flatMap((item) => Object.values(item).flatMap((op: any) => op?.security ?? []))].flatMap((r: Record<string, string[]>) => Object.keys(r)));
   for (const scheme of Object.keys(definition.components?.securitySchemes ?? {}).filter((s) => used.has(s))) {
-    const check = security[scheme];
-    if (!check) throw new Error(`${api.document}: no security handler for scheme "${scheme}"`);
-    backend.registerSecurityHandler(scheme, async (c: Context, req: Request, res: Response) => {
-      const requirement = (c.operation.security ?? []).find((r: Record<string, string[]>) => scheme in r)?.[scheme] ?? [];
-      await check(requirement, c, req, res);
-      return true;
-    });
+    if (!security[scheme]) throw new Error(`${api.document}: no security handler for scheme "${scheme}"`);
   }
-  backend.register({
-    notFound: () => {
-      throw new ApiError('NOT_FOUND', 'no such resource path in this API');
-    },
-    methodNotAllowed: (c: Context) => {
-      const allow = allowedMethods(backend, c.request.path);
-      throw new ApiError('METHOD_NOT_ALLOWED', `method not allowed; use ${allow.join(', ')}`, { headers: { Allow: allow.join(', ') } });
-    },
-    postRoutingHandler: (c: Context, _req: Request, res: Response) => {
-      if (c.operation) res.locals.operation = c.operation.operationId;
-    },
-    unauthorizedHandler: (c: Context) => {
-      const failure = Object.values(c.security ?? {}).find((r: any) => r && typeof r === 'object' && r.error) as { error: unknown } | undefined;
-      // A security check that failed for another reason (Redis unreachable) keeps its error, so
-      // the client gets 503 rather than a misleading 401.
-      throw failure?.error ?? new ApiError('UNAUTHENTICATED');
-    },
-    postSecurityHandler: async (c: Context, req: Request, res: Response) => {
-      const open = (c.operation.security ?? []).length === 0;
-      if (!open && !c.security?.authorized) return; // unauthorizedHandler answers
-      await admission(c, req, res);
-      parseBody(c, res.locals.backendRequest as BackendRequest);
-    },
-    validationFail: (c: Context) => {
-      throw new ApiError('INVALID_ARGUMENT', describeValidation(c));
-    },
-    postResponseHandler: (c: Context) => c.response,
-  });
   // Handlers may serve several documents of a capability; each document takes its own operations,
   // and every operation it declares must have one.
   const declared = operationsOf(definition).map((o) => String(o.operation.operationId));
   const missing = declared.filter((id) => !api.handlers[id]);
   if (missing.length) throw new Error(`${api.document}: no handler for ${missing.join(', ')}`);
-  for (const [operationId, handler] of Object.entries(api.handlers).filter(([id]) => declared.includes(id))) {
-    backend.register(operationId, (c: Context, req: Request, res: Response) => {
-      const request: ApiRequest = {
-        params: c.request.params as Record<string, string>,
-        query: c.request.query as Record<string, unknown>,
-        headers: c.request.headers as ApiRequest['headers'],
-        body: c.request.requestBody,
-        peer: { address: req.socket?.remoteAddress, port: req.socket?.remotePort },
-      };
-      return handler(request, {
-        operationId,
-        correlator: res.locals.correlator,
-        get log() {
-          return res.locals.log;
-        },
-        principal: res.locals.principal,
-      });
+  // openapi-backend loads the document and compiles its validators; requests are routed and
+  // validated by the OperationRouter with the same semantics, at a fraction of the cost.
+  await backend.init();
+  const router = new OperationRouter(backend, basePath);
+
+  /**
+   * The operation's security requirements (OpenAPI: any one object, all schemes of that object).
+   * A check that fails throws; the first failure is answered, so a check that failed for another
+   * reason (Redis unreachable) gives 503 rather than a misleading 401.
+   */
+  async function authorize(context: Context, req: Request, res: Response): Promise<void> {
+    const requirements = (context.operation.security ?? []) as Array<Record<string, string[]>>;
+    if (requirements.length === 0) return;
+    const outcomes = new Map<string, unknown>();
+    for (const scheme of new Set(requirements.flatMap((r) => Object.keys(r)))) {
+      const requirement = requirements.find((r) => scheme in r)![scheme];
+      try {
+        await security[scheme](requirement, context, req, res);
+        outcomes.set(scheme, true);
+      } catch (err) {
+        outcomes.set(scheme, err ?? new ApiError('UNAUTHENTICATED'));
+      }
+    }
+    if (requirements.some((r) => Object.keys(r).every((scheme) => outcomes.get(scheme) === true))) return;
+    throw [...outcomes.values()].find((o) => o !== true) ?? new ApiError('UNAUTHENTICATED');
+  }
+
+  async function handle(request: BackendRequest, req: Request, res: Response): Promise<Reply> {
+    const { op, params } = router.route(request.method, request.path);
+    res.locals.operation = op.operationId;
+    const context = { api: backend, operation: op.operation, request: { method: request.method, path: request.path, headers: request.headers, query: request.query, params } } as unknown as Context;
+    await authorize(context, req, res);
+    await admission(context, req, res);
+    parseBody(op.operation, request);
+    const errors = router.validate(op, {
+      params,
+      query: request.query,
+      headers: request.headers,
+      body: request.body,
+      contentType: mediaType(request.headers['content-type'] as string | undefined),
+    });
+    if (errors) throw new ApiError('INVALID_ARGUMENT', describeValidation(errors));
+    const apiRequest: ApiRequest = {
+      params,
+      query: request.query,
+      headers: request.headers,
+      body: request.body,
+      peer: { address: req.socket?.remoteAddress, port: req.socket?.remotePort },
+    };
+    return api.handlers[op.operationId](apiRequest, {
+      operationId: op.operationId,
+      correlator: res.locals.correlator,
+      get log() {
+        return res.locals.log;
+      },
+      principal: res.locals.principal,
     });
   }
-  await backend.init();
-  // openapi-backend rebuilds the list of operations from the document (with lodash) on every
-  // request it routes; the document never changes once loaded, so the list is built once.
-  const operations = backend.router.getOperations();
-  backend.router.getOperations = () => operations;
-  return { basePath, title: definition.info.title, backend };
+  return { basePath, title: definition.info.title, backend, handle };
 }
 
 /** Writes a handler's reply. */
@@ -221,7 +208,7 @@ export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): Reque
         body: await readRawBody(req, bodyLimitBytes),
       };
       res.locals.backendRequest = backendRequest;
-      const reply = (await api.backend.handleRequest(backendRequest as never, req, res)) as Reply;
+      const reply = await api.handle(backendRequest, req, res);
       writeReply(res, reply);
     } catch (err) {
       next(err);
