@@ -153,7 +153,10 @@ describe('Number Verification 2.1', function () {
   });
 
   it('has the operations, scopes, bodies, statuses and error codes of CAMARA Number Verification 2.1', function () {
-    if (!existsSync(ANCHOR)) this.skip();
+    if (!existsSync(ANCHOR)) {
+      console.log(`    skipped: ${ANCHOR} is not present, so our document cannot be compared with the CAMARA definition here`);
+      this.skip();
+    }
     const ours = loadDocument(join(OPENAPI_DIR, 'number-verification.yaml'));
     // Deliberate: our ErrorInfo carries the length limits of Commonalities 0.8 (as every document
     // of ours does); NV 2.1 was written against Commonalities 0.6, which had none.

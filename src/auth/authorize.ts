@@ -4,6 +4,8 @@ import type { AddressResolver } from '../../adapters/ports.ts';
 import type { KeyBuilder, RedisClient } from '../infra/redis.ts';
 import type { TrustedProxies } from '../identity/client-address.ts';
 import { identifyDevice } from '../identity/identify.ts';
+import { clientAddress } from '../identity/client-address.ts';
+import { AddressRateLimiter, type AddressRate } from '../identity/address-rate.ts';
 import type { NumberVault } from '../identity/number-vault.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Application } from '../tenancy/types.ts';
@@ -101,7 +103,8 @@ class AuthorizationError extends Error {
       | 'login_required'
       | 'interaction_required'
       | 'request_not_supported'
-      | 'request_uri_not_supported',
+      | 'request_uri_not_supported'
+      | 'temporarily_unavailable',
     readonly description: string,
   ) {
     super(description);
@@ -123,6 +126,8 @@ export interface AuthorizeOptions {
   issuer: string;
   capabilityScopes: () => ReadonlyMap<string, readonly string[]>;
   bodyLimitBytes: number;
+  /** Authorization requests one data-path address may make. @defaultValue 30 per 60 s */
+  addressRate?: AddressRate;
 }
 
 type Params = Record<string, string | undefined>;
@@ -150,7 +155,7 @@ function redirect(res: Response, redirectUri: string, values: Params): void {
  * Checks what the client asked for (everything but its identity and redirect URI), identifies the
  * device and returns the grant. Throws AuthorizationError for anything the client should hear about.
  */
-async function grantFor(deps: AuthorizeDeps, options: AuthorizeOptions, app: Application, params: Params, req: Request): Promise<AuthorizationGrant> {
+async function grantFor(deps: AuthorizeDeps, options: AuthorizeOptions, app: Application, params: Params, req: Request, limiter: AddressRateLimiter): Promise<AuthorizationGrant> {
   if (params.request) throw new AuthorizationError('request_not_supported', 'request objects are not supported');
   if (params.request_uri) throw new AuthorizationError('request_uri_not_supported', 'request_uri is not supported');
   if (params.response_type !== 'code') throw new AuthorizationError('unsupported_response_type', 'only response_type=code is supported');
@@ -172,7 +177,13 @@ async function grantFor(deps: AuthorizeDeps, options: AuthorizeOptions, app: App
   const hint = params.login_hint === undefined ? undefined : TEL_HINT.exec(params.login_hint);
   if (params.login_hint?.startsWith('tel:') && !hint) throw new AuthorizationError('invalid_request', 'login_hint tel: must be an E.164 number, tel:+<digits>');
 
-  const device = await identifyDevice({ address: req.socket.remoteAddress, port: req.socket.remotePort }, req.headers, deps);
+  const peer = { address: req.socket.remoteAddress, port: req.socket.remotePort };
+  // Before the network is asked who the device is: an address that asks too often is slowed down.
+  const wait = await limiter.take(clientAddress(peer, req.headers, deps.trustedProxies).address);
+  if (wait !== undefined) {
+    throw new AuthorizationError('temporarily_unavailable', `too many authorization requests from this address; retry in ${Math.ceil(wait / 1000)} s`);
+  }
+  const device = await identifyDevice(peer, req.headers, deps);
   if (!device.msisdn) {
     // CAMARA Number Verification: network-based authentication needs the request to come over the
     // mobile data path; Wi-Fi, a detached UE or an unknown address identify nobody.
@@ -215,6 +226,7 @@ function checkPrompt(prompt: string | undefined): void {
  */
 export function authorizeRouter(deps: AuthorizeDeps, options: AuthorizeOptions): Router {
   const router = express.Router();
+  const limiter = new AddressRateLimiter(deps.redis, deps.key, 'authorize', options.addressRate ?? { requests: 30, windowSeconds: 60 });
   const authorize = async (source: unknown, req: Request, res: Response, next: NextFunction) => {
     res.locals.operation = 'oauth2.authorize';
     res.setHeader('Cache-Control', 'no-store');
@@ -235,7 +247,7 @@ export function authorizeRouter(deps: AuthorizeDeps, options: AuthorizeOptions):
       try {
         if (repeated.length) throw new AuthorizationError('invalid_request', `parameters must not be repeated: ${repeated.join(', ')}`);
         if (!stateOk) throw new AuthorizationError('invalid_request', `state is longer than ${MAX_STATE_LENGTH} characters`);
-        const grant = await grantFor(deps, options, app, params, req);
+        const grant = await grantFor(deps, options, app, params, req, limiter);
         const code = await issueCode(deps, grant);
         res.locals.log?.info({ clientId: app.clientId, scope: grant.scope }, 'authorization code issued');
         redirect(res, params.redirect_uri, { code, ...answer });
