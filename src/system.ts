@@ -105,7 +105,7 @@ async function buildGateway(p: GatewayParts): Promise<Express> {
   const result = await applyBootstrap(store, config.bootstrap, p.catalog.map((c) => c.id), { production: config.env === 'production' });
   logger.info({ ...result }, 'bootstrap applied');
   const issuer = config.publicUrl;
-  const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds });
+  const access = new AccessControl(p.keyring, store, { issuer, audience: issuer, clockToleranceSeconds: config.clockToleranceSeconds }, { redis, key });
   const clients = new ClientAuthenticator(store, redis, key, { issuer, tokenEndpoint: `${issuer}/oauth2/token`, clockToleranceSeconds: config.clockToleranceSeconds });
   const admin = adminApi({ store, keyring: p.keyring, catalog: () => p.catalog, notifier: p.services.notifier, audit: new AuditLog(redis, key), production: config.env === 'production' });
   const apis: MountedApi[] = [await buildApi(admin, { adminToken: adminSecurity(config.adminToken) }, async () => {})];

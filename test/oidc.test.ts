@@ -177,6 +177,19 @@ describe('OIDC authorization code flow with network-based authentication', funct
     await expectError(named, 422, 'UNNECESSARY_IDENTIFIER');
   });
 
+  it('a replayed code revokes its QoD token for every operation, not only those that need the device', async () => {
+    const { verifier, params } = await authorize(device(8), { scope: 'openid quality-on-demand:sessions:create quality-on-demand:sessions:read' });
+    const first = await exchange({ code: params.get('code')!, code_verifier: verifier });
+    assert.equal(first.status, 200, first.text);
+    const session = { applicationServer: { ipv4Address: '198.51.100.10' }, applicationServerPorts: { ports: [444] }, qosProfile: 'QOS_S', duration: 60 };
+    const created = await gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${first.body.access_token}`).send(session);
+    assert.equal(created.status, 201, created.text);
+    assert.equal((await exchange({ code: params.get('code')!, code_verifier: verifier })).body.error, 'invalid_grant');
+    const read = await gw.http.get(`${QOD}/sessions/${created.body.sessionId}`).set('Authorization', `Bearer ${first.body.access_token}`);
+    await expectError(read, 401, 'UNAUTHENTICATED');
+    assert.match(String(read.headers['www-authenticate']), /invalid_token/);
+  });
+
   it('the subject is pairwise: two clients get different, number-free subjects for one subscriber', async () => {
     const acme = decodeJwt((await tokensFor(9)).access_token).sub!;
     const again = decodeJwt((await tokensFor(9)).access_token).sub!;

@@ -86,6 +86,8 @@ export class AccessControl {
     private readonly keyring: Keyring,
     private readonly store: TenancyStore,
     private readonly options: AccessControlOptions,
+    /** Where revocations of device-bound tokens are recorded (see {@link revokeSingleUse}); none checked without it. */
+    private readonly revocations?: { redis: RedisClient; key: KeyBuilder },
   ) {}
 
   /** Verifies the `Authorization: Bearer` header; 401 UNAUTHENTICATED otherwise. */
@@ -95,7 +97,7 @@ export class AccessControl {
     if (!m) throw unauthenticated('the Authorization header must be "Bearer <token>"');
     const cached = this.verified.get(m[1]);
     // Still within exp (the cache never stretches a token's life, clock tolerance aside).
-    if (cached && (cached.exp ?? 0) * 1000 > Date.now()) return cached;
+    if (cached && (cached.exp ?? 0) * 1000 > Date.now()) return this.notRevoked(cached);
     if (cached) this.verified.delete(m[1]);
     let claims: JWTPayload;
     try {
@@ -110,7 +112,18 @@ export class AccessControl {
     }
     if (this.verified.size >= AccessControl.CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(m[1], claims as AccessTokenClaims);
-    return claims as AccessTokenClaims;
+    return this.notRevoked(claims as AccessTokenClaims);
+  }
+
+  /**
+   * A device-bound (3-legged) token whose authorization code was replayed is revoked (RFC 6749
+   * §4.1.2): every API refuses it from then on, not only those that look up its device. Client-
+   * credentials tokens are never revoked this way and cost no lookup.
+   */
+  private async notRevoked(claims: AccessTokenClaims): Promise<AccessTokenClaims> {
+    if (!this.revocations || typeof claims.dev !== 'string' || typeof claims.jti !== 'string') return claims;
+    if ((await this.revocations.redis.get(spentKey(this.revocations.key, claims.jti))) === 'revoked') throw unauthenticated('token revoked');
+    return claims;
   }
 
   /**
