@@ -28,6 +28,13 @@ export interface StoredAuditEntry extends AuditEntry {
   id: string;
 }
 
+/** An entry ready to be appended by a script (see {@link AuditLog.prepare}). */
+export interface PreparedAuditEntry {
+  key: string;
+  maxEntries: number;
+  fields: string[];
+}
+
 export interface AuditLogOptions {
   /**
    * Entries kept per tenant; older ones are trimmed (approximately, which lets Redis trim whole
@@ -56,10 +63,19 @@ export class AuditLog {
 
   /** Appends an entry; `at` defaults to now. Returns the entry's stream id. */
   async append(tenantId: string, entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<string> {
-    const full: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
-    const fields = FIELDS.flatMap((f) => [f, full[f] ?? '']);
-    const id = await this.redis.xadd(this.key('audit', tenantId), 'MAXLEN', '~', this.maxEntries, '*', ...fields);
+    const { key, maxEntries, fields } = this.prepare(tenantId, entry);
+    const id = await this.redis.xadd(key, 'MAXLEN', '~', maxEntries, '*', ...fields);
     return id!;
+  }
+
+  /**
+   * The stream, its cap and the field list of an entry, for a script that appends it in the same
+   * step as the change it records (`XADD key MAXLEN ~ maxEntries * ...fields`): then the change
+   * never happens without its entry.
+   */
+  prepare(tenantId: string, entry: Omit<AuditEntry, 'at'> & { at?: string }): PreparedAuditEntry {
+    const full: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
+    return { key: this.key('audit', tenantId), maxEntries: this.maxEntries, fields: FIELDS.flatMap((f) => [f, full[f] ?? '']) };
   }
 
   /** The newest entries of a tenant first. @param count at most this many, default 100 */

@@ -8,6 +8,9 @@ import type { ApiRequest, Reply, RequestContext } from '../types.ts';
 import { CAPABILITY, policyOf, type OneClickLoginSettings } from './settings.ts';
 import type { Consumed, TokenStore } from './tokens.ts';
 
+/** How an exchange is written to the audit log, once its judgement is known. */
+type Entry<T> = (judgement: T) => { outcome: string; reference?: string };
+
 export interface ExchangeDeps {
   tokens: TokenStore;
   vault: NumberVault;
@@ -31,16 +34,7 @@ const REFUSALS = {
 const where = (c: { address: string; port?: number }) => (c.port ? `${c.address}:${c.port}` : c.address);
 
 function record(deps: ExchangeDeps, ctx: RequestContext, outcome: string, c?: Facts, reference?: string): Promise<string> {
-  const principal = ctx.principal!;
-  return deps.audit.append(principal.tenantId, {
-    clientId: principal.clientId,
-    operation: `${CAPABILITY}.${ctx.operationId}`,
-    outcome,
-    numberHmac: c?.numberHmac ?? '',
-    address: c ? where(c) : '',
-    correlator: ctx.correlator,
-    reference,
-  });
+  return deps.audit.append(ctx.principal!.tenantId, auditEntry(ctx, { outcome, reference }, c ?? { address: '', numberHmac: '' }));
 }
 
 /**
@@ -48,8 +42,8 @@ function record(deps: ExchangeDeps, ctx: RequestContext, outcome: string, c?: Fa
  * replays and other applications' attempts are what an operator looks for after an incident.
  * Another application's attempt records nothing about the subscriber: it has no right to know.
  */
-async function consume(deps: ExchangeDeps, token: string, ctx: RequestContext): Promise<Live> {
-  const c = await deps.tokens.consume(token, ctx.principal!.clientId);
+async function consume(deps: ExchangeDeps, token: string, ctx: RequestContext, known?: Parameters<TokenStore['consume']>[3]): Promise<Live & { audited?: boolean }> {
+  const c = await deps.tokens.consume(token, ctx.principal!.clientId, Date.now(), known);
   if (c.verdict === 'OK') return c;
   const code = REFUSALS[c.verdict];
   await record(deps, ctx, code, c.verdict === 'USED' || c.verdict === 'EXPIRED' ? c : undefined);
@@ -87,27 +81,49 @@ async function recentlySwapped(deps: ExchangeDeps, windowHours: number | undefin
  * that is not live (unknown, used, expired, another application's) skips the network and gets
  * its refusal from {@link consume}, the one atomic decision.
  */
-async function exchange<T>(deps: ExchangeDeps, token: string, ctx: RequestContext, judge: (msisdn: string, c: Facts) => Promise<T>): Promise<{ msisdn: string; c: Live; judgement: T }> {
+async function exchange<T>(deps: ExchangeDeps, token: string, ctx: RequestContext, judge: (msisdn: string, c: Facts) => Promise<T>, entry: Entry<T>): Promise<{ msisdn: string; c: Live; judgement: T }> {
   const peek = await deps.tokens.peek(token);
   const live = !!peek?.sealedNumber && peek.clientId === ctx.principal!.clientId && peek.state === 'ISSUED' && Date.now() < peek.expiresAt;
   let msisdn = live ? deps.vault.open(peek.sealedNumber) : undefined;
   let judgement = msisdn !== undefined ? { value: await judge(msisdn, peek!) } : undefined;
-  const c = await consume(deps, token, ctx);
+  // Judged already: the token leaves its number's unused count and the audit entry is written in
+  // the very step that consumes it.
+  const known = judgement && peek ? { numberHmac: peek.numberHmac, audit: deps.audit.prepare(ctx.principal!.tenantId, auditEntry(ctx, entry(judgement.value), peek)) } : undefined;
+  const c = await consume(deps, token, ctx, known);
   // Judged after all only when the record appeared between the two reads, which a random token cannot do.
   msisdn ??= deps.vault.open(c.sealedNumber);
   judgement ??= { value: await judge(msisdn, c) };
+  if (!c.audited) await record(deps, ctx, entry(judgement.value).outcome, c, entry(judgement.value).reference);
   return { msisdn, c, judgement: judgement.value };
+}
+
+function auditEntry(ctx: RequestContext, e: { outcome: string; reference?: string }, c: Facts) {
+  const principal = ctx.principal!;
+  return {
+    clientId: principal.clientId,
+    operation: `${CAPABILITY}.${ctx.operationId}`,
+    outcome: e.outcome,
+    numberHmac: c.numberHmac,
+    address: where(c),
+    correlator: ctx.correlator,
+    reference: e.reference,
+  };
 }
 
 /** `login`: the token's phone number, to the server of the application the token was issued to. */
 export async function login(deps: ExchangeDeps, req: ApiRequest<{ token: string }>, ctx: RequestContext): Promise<Reply> {
   const policy = policyOf(ctx.principal!.plan, deps.settings);
-  const { msisdn, c, judgement: refusal } = await exchange(deps, req.body.token, ctx, async (number, facts) => {
-    if (!(await stillHeld(deps, facts))) return 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED' as const;
-    if (await recentlySwapped(deps, policy.simSwapWindowHours, number)) return 'ONE_CLICK_LOGIN.SIM_SWAPPED' as const;
-    return undefined;
-  });
-  await record(deps, ctx, refusal ?? 'SUCCESS', c);
+  const { msisdn, judgement: refusal } = await exchange(
+    deps,
+    req.body.token,
+    ctx,
+    async (number, facts) => {
+      if (!(await stillHeld(deps, facts))) return 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED' as const;
+      if (await recentlySwapped(deps, policy.simSwapWindowHours, number)) return 'ONE_CLICK_LOGIN.SIM_SWAPPED' as const;
+      return undefined;
+    },
+    (refused) => ({ outcome: refused ?? 'SUCCESS' }),
+  );
   if (refusal) throw new ApiError(refusal);
   return { status: 200, body: { phoneNumber: msisdn } };
 }
@@ -130,7 +146,8 @@ export async function verify(deps: ExchangeDeps, req: ApiRequest<VerifyBody>, ct
     throw new ApiError('INVALID_ARGUMENT', 'give exactly one of phoneNumber and hashedPhoneNumber');
   }
   const policy = policyOf(ctx.principal!.plan, deps.settings);
-  const { c, judgement: verifyResult } = await exchange(deps, token, ctx, async (msisdn, facts) => {
+  const verifyId = randomUUID();
+  const { judgement: verifyResult } = await exchange(deps, token, ctx, async (msisdn, facts) => {
     const matches =
       phoneNumber !== undefined
         ? safeEqual(deps.vault.hmac(phoneNumber), facts.numberHmac)
@@ -139,8 +156,6 @@ export async function verify(deps: ExchangeDeps, req: ApiRequest<VerifyBody>, ct
     if (!matches) return 'REJECT' as const;
     if (await recentlySwapped(deps, policy.simSwapWindowHours, msisdn)) return 'UNKNOWN' as const;
     return 'PASS' as const;
-  });
-  const verifyId = randomUUID();
-  await record(deps, ctx, verifyResult, c, verifyId);
+  }, (result) => ({ outcome: result, reference: verifyId }));
   return { status: 200, body: { verifyResult, verifyId } };
 }

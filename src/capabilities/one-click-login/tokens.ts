@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KeyBuilder, RedisClient } from '../../infra/redis.ts';
+import type { PreparedAuditEntry } from '../../audit/audit-log.ts';
 
 // Issues a token only if the number holds fewer unused tokens than allowed within the window
 // (China Mobile: 30 in 10 minutes). The count and the record are written in one step, so
@@ -23,8 +24,14 @@ return {1, 0}`;
 // The one place a token changes state. Checking and consuming in one script is what makes a token
 // single-use: of two concurrent exchanges exactly one sees ISSUED. Another application's attempt
 // is answered before anything changes, so it cannot burn the rightful owner's token.
-// KEYS: token record. ARGV: clientId of the caller, now (ms).
-// Returns {verdict, address, port, numberHmac, sealedNumber}; the sealed number only with OK.
+// When the caller already knows the token's number (it read the record to ask the network first),
+// the same step takes the token out of the number's unused count and appends the exchange's audit
+// entry: no exchange happens without its entry.
+// KEYS: token record, unused set of the number, audit stream (the record key when either is not
+// given). ARGV: clientId of the caller, now (ms), token digest, the number's HMAC the unused set is
+// for or '', the audit stream's cap or '', audit field/value pairs.
+// Returns {verdict, address, port, numberHmac, sealedNumber, done}; the sealed number only with OK;
+// done is 1 when the unused count and the audit entry were taken care of here.
 const CONSUME = `
 local r = redis.call('HMGET', KEYS[1], 'clientId', 'state', 'expiresAt', 'address', 'port', 'numberHmac', 'sealedNumber')
 if not r[1] then return {'INVALID'} end
@@ -34,7 +41,13 @@ if r[2] == 'USED' then return {'USED', facts[1], facts[2], facts[3]} end
 if tonumber(ARGV[2]) >= tonumber(r[3]) then return {'EXPIRED', facts[1], facts[2], facts[3]} end
 redis.call('HSET', KEYS[1], 'state', 'USED', 'usedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'sealedNumber')
-return {'OK', facts[1], facts[2], facts[3], r[7] or ''}`;
+local done = 0
+if ARGV[4] ~= '' and ARGV[4] == facts[3] and ARGV[5] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
+  done = 1
+end
+return {'OK', facts[1], facts[2], facts[3], r[7] or '', done}`;
 
 // A fixed-window counter. Returns {count, windowTtlMs}.
 const WINDOW = `
@@ -91,7 +104,7 @@ export class TokenStore {
     private readonly key: KeyBuilder,
   ) {
     redis.defineCommand('egOckIssue', { numberOfKeys: 2, lua: ISSUE });
-    redis.defineCommand('egOckConsume', { numberOfKeys: 1, lua: CONSUME });
+    redis.defineCommand('egOckConsume', { numberOfKeys: 3, lua: CONSUME });
     redis.defineCommand('egOckWindow', { numberOfKeys: 1, lua: WINDOW });
     this.scripts = redis as unknown as Scripts;
   }
@@ -157,16 +170,31 @@ export class TokenStore {
     return { clientId, state, address, port: port ? Number(port) : undefined, numberHmac, sealedNumber: sealedNumber ?? '', issuedAt: Number(issuedAt), expiresAt: Number(expiresAt) };
   }
 
-  /** Consumes a token for `clientId` (see CONSUME); a used token also leaves its number's unused count. */
-  async consume(token: string, clientId: string, now = Date.now()): Promise<Consumed> {
+  /**
+   * Consumes a token for `clientId` (see CONSUME); a used token also leaves its number's unused
+   * count. With `known` (the number's HMAC as read before, and the audit entry of the exchange)
+   * both happen in the consuming step; `audited` tells whether the entry was appended.
+   */
+  async consume(token: string, clientId: string, now = Date.now(), known?: { numberHmac: string; audit: PreparedAuditEntry }): Promise<Consumed & { audited?: boolean }> {
     const digest = tokenDigest(token);
-    const [verdict, address, port, numberHmac, sealedNumber] = await this.scripts.egOckConsume(this.recordKey(digest), clientId, now);
+    const record = this.recordKey(digest);
+    const [verdict, address, port, numberHmac, sealedNumber, done] = await this.scripts.egOckConsume(
+      record,
+      known ? this.unusedKey(known.numberHmac) : record,
+      known ? known.audit.key : record,
+      clientId,
+      now,
+      digest,
+      known?.numberHmac ?? '',
+      known?.audit.maxEntries ?? '',
+      ...(known?.audit.fields ?? []),
+    );
     if (verdict === 'INVALID' || verdict === 'MISMATCH') return { verdict };
     const facts = { address: address ?? '', port: port ? Number(port) : undefined, numberHmac: numberHmac ?? '' };
     if (verdict !== 'OK') return { verdict: verdict as 'USED' | 'EXPIRED', ...facts };
-    // Separate from the script: the set's key is the number's, known only once the record is read.
-    // Missing this step only delays the slot until the window passes.
-    await this.redis.zrem(this.unusedKey(facts.numberHmac), digest).catch(() => 0);
-    return { verdict: 'OK', ...facts, sealedNumber: sealedNumber ?? '' };
+    // The set's key is the number's: without `known` it is only known now. Missing this step only
+    // delays the slot until the window passes.
+    if (String(done) !== '1') await this.redis.zrem(this.unusedKey(facts.numberHmac), digest).catch(() => 0);
+    return { verdict: 'OK', ...facts, sealedNumber: sealedNumber ?? '', audited: String(done) === '1' };
   }
 }
