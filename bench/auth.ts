@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { startChild } from './support/children.ts';
 import type { Cleanup } from './support/cleanup.ts';
 import { progress, runLoad, type LoadResult } from './support/load.ts';
-import { pacedPost, type PacedResult } from './support/paced.ts';
+import { pacedPostInChild, type PacedResult } from './support/paced.ts';
 import { startBenchRedis } from './support/redis.ts';
 import { fmt } from './support/stats.ts';
 import { machineFacts, table, writeSection } from './support/report.ts';
@@ -74,7 +74,8 @@ async function measureBaseline(cleanup: Cleanup): Promise<Results['baseline']> {
     const measured = await measure('baseline', options, () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url));
     const rate = Math.max(1, Math.floor(measured.load.rps / 2));
     progress(`baseline: ${PACED_SECONDS} s at ${rate}/s, evenly`);
-    const paced = await pacedPost({ url, rate, count: rate * PACED_SECONDS, headers: { 'content-type': 'application/json' }, body: () => JSON.stringify({ token: String(next++) }) });
+    const bodies = Array.from({ length: rate * PACED_SECONDS }, () => JSON.stringify({ token: String(next++) }));
+    const paced = await pacedPostInChild({ url, rate, headers: { 'content-type': 'application/json' }, bodies });
     if (next > TOKENS) throw new Error(`the baseline ran out of tokens (${next} of ${TOKENS})`);
     return { ...measured, paced: { ...paced, rate } };
   } finally {
@@ -145,7 +146,7 @@ async function measureGateway(cleanup: Cleanup): Promise<Omit<Results, 'baseline
     const exchange = await measure('exchange', exchangeOptions, meter);
     const rate = Math.max(1, Math.floor(exchange.load.rps / 2));
     progress(`exchange: ${PACED_SECONDS} s at ${rate}/s (half its maximum), evenly`);
-    const paced = await pacedPost({ url: `${base}${OCL}/login`, rate, count: rate * PACED_SECONDS, headers, body: nextToken });
+    const paced = await pacedPostInChild({ url: `${base}${OCL}/login`, rate, headers, bodies: Array.from({ length: rate * PACED_SECONDS }, nextToken) });
     progress(`exchange at ${rate}/s: p50 ${fmt(paced.p50, 1)} ms, p99 ${fmt(paced.p99, 1)} ms; ${JSON.stringify(paced.statuses)}`);
     return { issue, exchange: { ...exchange, paced: { ...paced, rate } }, pool: { issued, spent } };
   } finally {
@@ -183,7 +184,7 @@ function report(r: Results, seconds: number): string {
     '',
     'How each number was measured:',
     '',
-    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up, then ${LOAD.durationSeconds} s measured; throughput = 2xx responses / duration. Then ${PACED_SECONDS} s at half that rate, sent evenly by an open-loop client (\`bench/support/paced.ts\`).`,
+    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up, then ${LOAD.durationSeconds} s measured; throughput = 2xx responses / duration. Then ${PACED_SECONDS} s at half that rate, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency.`,
     `- **Deployment**: the simulated network in its own process (\`bench/network-process.ts\`: its subscriber API is the UE table that identifies devices by address), a gateway process (\`bench/gateway-process.ts\`, role gateway, bootstrap \`bench/auth/bootstrap.ts\`: one application on a plan that never limits; per-address and per-number limits far above the run), one AOF redis-server, LOG_LEVEL=warn.`,
     `- **Issuance**: \`POST ${OCL}/tokens\` as the phones' SDK sends it, each request from another of ${DEVICES} UEs (its data-path address in X-Forwarded-For from loopback, the trusted proxy in this deployment); the gateway resolves the address to the subscriber, applies the limits, stores the token (hashed, the number sealed) and answers 201. Only 201s count.`,
     `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly; the target is its p99.`,

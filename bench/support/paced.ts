@@ -1,4 +1,9 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { percentile } from './stats.ts';
 
@@ -76,4 +81,28 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   errors += o.count - answered;
   agent.destroy();
   return { statuses, errors, p50: percentile(times, 50), p99: percentile(times, 99), durationSeconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * {@link pacedPost} from a child process (`bench/support/paced-process.ts`), one request per body:
+ * the benchmark process's own pauses then cannot show up as the server's latency.
+ */
+export async function pacedPostInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[] }): Promise<PacedResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'eg-paced-'));
+  const file = join(dir, 'bodies.txt');
+  writeFileSync(file, o.bodies.join('\n'));
+  try {
+    const child = fork(fileURLToPath(new URL('./paced-process.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, BODIES: file, URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return await new Promise<PacedResult>((resolve, reject) => {
+      child.on('message', (m: { type: string; result: PacedResult }) => m.type === 'result' && resolve(m.result));
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`the paced client exited (${code}) without a result`)));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
