@@ -1,30 +1,23 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
-import { startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
+import { startDeviceFacingGateway, type DeviceFacingGateway } from './support/device-gateway.ts';
+import { testBootstrap } from './support/gateway.ts';
 import { DeviceEmulator } from './support/device.ts';
 
 const REDIRECT = 'https://app.acme.example/callback';
 
 describe('authorization requests per data-path address', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
-  let gw: TestGateway;
+  let fixture: DeviceFacingGateway;
   let base: string;
 
   before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
     const bootstrap = testBootstrap({ capabilities: ['echo', 'quality-on-demand', 'number-verification'] });
     bootstrap.tenants![0].applications![0] = { ...bootstrap.tenants![0].applications![0], redirectUris: [REDIRECT] } as never;
-    gw = await startTestGateway({ network: net, bootstrap });
-    const server = await gw.system.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fixture = await startDeviceFacingGateway({ bootstrap });
+    base = fixture.baseUrl;
   });
-  after(async () => {
-    await gw?.close();
-    await net?.close();
-  });
+  after(() => fixture?.close());
 
   const authorize = (address: string) => {
     const q = new URLSearchParams({

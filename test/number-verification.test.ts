@@ -3,10 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
-import { startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
+import { startDeviceFacingGateway, type DeviceFacingGateway } from './support/device-gateway.ts';
+import { testBootstrap, type TestGateway } from './support/gateway.ts';
 import { DeviceEmulator } from './support/device.ts';
 import { OPENAPI_DIR, expectError } from './support/contract.ts';
 import { diffDocuments } from './support/schema-diff.ts';
@@ -31,21 +30,16 @@ function bootstrap(): BootstrapDocument {
 
 describe('Number Verification 2.1', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
+  let fixture: DeviceFacingGateway;
   let gw: TestGateway;
   let baseUrl: string;
 
   before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
     // A long configured lifetime, to show number-verification tokens are cut to 300 s regardless.
-    gw = await startTestGateway({ network: net, bootstrap: bootstrap(), config: { accessTokenTtlSeconds: 3600 } });
-    const server = await gw.system.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fixture = await startDeviceFacingGateway({ bootstrap: bootstrap(), config: { accessTokenTtlSeconds: 3600 } });
+    ({ gw, baseUrl } = fixture);
   });
-  after(async () => {
-    await gw?.close();
-    await net?.close();
-  });
+  after(() => fixture?.close());
 
   /**
    * What a phone app and its backend do: the app authorizes over mobile data (prompt=none, PKCE),

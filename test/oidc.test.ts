@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
-import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
+import type { SimulatedNetwork } from '../simulators/index.ts';
+import { startDeviceFacingGateway, type DeviceFacingGateway } from './support/device-gateway.ts';
 import { ADMIN_TOKEN, PUBLIC_URL, startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
 import { DeviceEmulator, type DeviceOptions, type DeviceResponse } from './support/device.ts';
 import { contractProblems, expectError } from './support/contract.ts';
@@ -64,20 +65,16 @@ function redirected(res: DeviceResponse, redirectUri = REDIRECT): URLSearchParam
 
 describe('OIDC authorization code flow with network-based authentication', function () {
   this.timeout(60_000);
+  let fixture: DeviceFacingGateway;
   let net: SimulatedNetwork;
   let gw: TestGateway;
   let baseUrl: string;
 
   before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
-    gw = await startTestGateway({ network: net, bootstrap: oidcBootstrap(), config: { accessTokenTtlSeconds: 3600 } });
-    const server = await gw.system.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fixture = await startDeviceFacingGateway({ bootstrap: oidcBootstrap(), config: { accessTokenTtlSeconds: 3600 } });
+    ({ net, gw, baseUrl } = fixture);
   });
-  after(async () => {
-    await gw?.close();
-    await net?.close();
-  });
+  after(() => fixture?.close());
 
   const device = (i: number | string, options: DeviceOptions = {}) => new DeviceEmulator(baseUrl, { dataPathAddress: typeof i === 'number' ? ueIp(i) : i, ...options });
 

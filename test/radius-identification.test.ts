@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
-import { startTestGateway, testBootstrap, type TestGateway } from './support/gateway.ts';
+import { startDeviceFacingGateway, type DeviceFacingGateway } from './support/device-gateway.ts';
+import { testBootstrap, type TestGateway } from './support/gateway.ts';
 import { DeviceEmulator } from './support/device.ts';
 import { radclient, record } from './support/radclient.ts';
 
@@ -18,24 +17,19 @@ const ADDRESS = '100.64.7.9';
 
 describe('device identification from RADIUS accounting', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
+  let fixture: DeviceFacingGateway;
   let gw: TestGateway;
   let base: string;
   let radiusPort: number;
 
   before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
     const bootstrap = testBootstrap({ capabilities: ['echo', 'quality-on-demand', 'number-verification'] });
     bootstrap.tenants![0].applications![0] = { ...bootstrap.tenants![0].applications![0], redirectUris: [REDIRECT] } as never;
-    gw = await startTestGateway({ network: net, bootstrap, config: { radius: { port: 0, host: '127.0.0.1', secret: SECRET } } });
+    fixture = await startDeviceFacingGateway({ bootstrap, config: { radius: { port: 0, host: '127.0.0.1', secret: SECRET } } });
+    ({ gw, baseUrl: base } = fixture);
     radiusPort = gw.system.radius!.port;
-    const server = await gw.system.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
-    await gw?.close();
-    await net?.close();
-  });
+  after(() => fixture?.close());
 
   const accounting = async (status: string, msisdn: string, session: string) => {
     const r = await radclient(radiusPort, record(status, { ip: ADDRESS, msisdn, session }), { secret: SECRET });

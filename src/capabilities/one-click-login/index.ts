@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { AddressRateLimiter } from '../../identity/address-rate.ts';
 import { defineErrors } from '../../http/errors.ts';
 import { ConfigError } from '../../infra/config.ts';
 import { AuditLog } from '../../audit/audit-log.ts';
@@ -29,7 +30,9 @@ function create(services: PlatformServices): CapabilityRuntime {
   const settings = resolveSettings((config.bootstrap as { oneClickLogin?: OneClickLoginBootstrap }).oneClickLogin);
   const tokens = new TokenStore(redis, key);
   const audit = new AuditLog(redis, key);
-  const issuance = { tokens, store, limits, vault, audit, trustedProxies, addresses: southbound.addresses, settings };
+  // Keyed on the address alone: behind CGNAT every connection has a new source port, so a per-port count would limit nothing.
+  const perAddress = new AddressRateLimiter(redis, key, 'ock-addr', settings.addressRate);
+  const issuance = { tokens, perAddress, store, limits, vault, audit, trustedProxies, addresses: southbound.addresses, settings };
   const exchange = { tokens, vault, audit, addresses: southbound.addresses, sims: southbound.sims, settings };
   const handlers: Record<string, OperationHandler> = {
     createToken: (req, ctx) => createToken(issuance, req, ctx),

@@ -1,4 +1,5 @@
 import { ApiError } from '../../http/errors.ts';
+import type { AddressRateLimiter } from '../../identity/address-rate.ts';
 import { clientAddress, type TrustedProxies } from '../../identity/client-address.ts';
 import { identifyDevice } from '../../identity/identify.ts';
 import { maskNumber, type NumberVault } from '../../identity/number-vault.ts';
@@ -12,6 +13,8 @@ import type { TokenStore } from './tokens.ts';
 
 export interface IssuanceDeps {
   tokens: TokenStore;
+  /** Token requests per data-path address (`settings.addressRate`). */
+  perAddress: AddressRateLimiter;
   store: TenancyStore;
   limits: Limits;
   vault: NumberVault;
@@ -52,9 +55,9 @@ async function applicationOf(deps: IssuanceDeps, clientId: string, appSignature:
 export async function createToken(deps: IssuanceDeps, req: ApiRequest<{ clientId: string; appSignature?: string }>, ctx: RequestContext): Promise<Reply> {
   const { settings } = deps;
   const source = clientAddress(req.peer, req.headers, deps.trustedProxies);
-  const perAddress = await deps.tokens.countAddress(source.address, settings.addressRate.windowSeconds);
-  if (perAddress.count > settings.addressRate.requests) {
-    throw tooManyRequests(`at most ${settings.addressRate.requests} token requests per ${settings.addressRate.windowSeconds} s from one address`, perAddress.resetMs);
+  const wait = await deps.perAddress.take(source.address);
+  if (wait !== undefined) {
+    throw tooManyRequests(`at most ${settings.addressRate.requests} token requests per ${settings.addressRate.windowSeconds} s from one address`, wait);
   }
 
   const { clientId, appSignature } = req.body;

@@ -49,18 +49,9 @@ if ARGV[4] ~= '' and ARGV[4] == facts[3] and ARGV[5] ~= '' then
 end
 return {'OK', facts[1], facts[2], facts[3], r[7] or '', done}`;
 
-// A fixed-window counter. Returns {count, windowTtlMs}.
-const WINDOW = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
-
 interface Scripts {
   egOckIssue(...args: Array<string | number>): Promise<[number, number]>;
   egOckConsume(...args: Array<string | number>): Promise<string[]>;
-  egOckWindow(...args: Array<string | number>): Promise<[number, number]>;
 }
 
 /** What the gateway remembers about a token: never the token itself, and the number only sealed. */
@@ -95,7 +86,7 @@ export function tokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-/** One-click login tokens in Redis (`ock:token:<digest>`, `ock:unused:<numberHmac>`, `ock:addr:<address>`). */
+/** One-click login tokens in Redis (`ock:token:<digest>`, `ock:unused:<numberHmac>`). */
 export class TokenStore {
   private readonly scripts: Scripts;
 
@@ -105,7 +96,6 @@ export class TokenStore {
   ) {
     redis.defineCommand('egOckIssue', { numberOfKeys: 2, lua: ISSUE });
     redis.defineCommand('egOckConsume', { numberOfKeys: 3, lua: CONSUME });
-    redis.defineCommand('egOckWindow', { numberOfKeys: 1, lua: WINDOW });
     this.scripts = redis as unknown as Scripts;
   }
 
@@ -115,15 +105,6 @@ export class TokenStore {
 
   private unusedKey(numberHmac: string): string {
     return this.key('ock', 'unused', numberHmac);
-  }
-
-  /**
-   * Counts one token request from a data-path address. Keyed on the address alone: behind CGNAT
-   * every connection has a new source port, so a per-port count would limit nothing.
-   */
-  async countAddress(address: string, windowSeconds: number): Promise<{ count: number; resetMs: number }> {
-    const [count, resetMs] = await this.scripts.egOckWindow(this.key('ock', 'addr', address), windowSeconds * 1000);
-    return { count, resetMs };
   }
 
   /**
