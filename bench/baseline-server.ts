@@ -5,30 +5,12 @@
  * gateway has in the same run.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { Redis } from 'ioredis';
-import { serveAsChild } from './support/children.ts';
+import { baselineApp, serveBaseline } from './support/baseline-app.ts';
 
-const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
-redis.on('error', () => {}); // a failed SET fails its request
-const app = express();
-app.disable('x-powered-by');
-app.set('etag', false);
-app.use(express.json({ limit: '64kb' }));
+const { app, redis } = baselineApp();
 app.post('/items', async (req, res) => {
   const id = randomUUID();
   await redis.set(`item:${id}`, JSON.stringify(req.body));
   res.status(201).json({ id });
 });
-
-const server = createServer(app);
-server.keepAliveTimeout = 5000;
-server.listen(0, '127.0.0.1', () => {
-  serveAsChild((server.address() as AddressInfo).port, async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await redis.quit();
-  });
-});
+serveBaseline(app, redis);

@@ -204,12 +204,11 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
       // Devices are identified by what the packet gateway's RADIUS accounting says first, then by
       // the UE table. Every process reads the learned table from Redis; one UDP port per host, so
       // the listener runs where the N5 callback server does (the worker role).
-      const learned = new RadiusAddressBook({ redis, key, vault });
-      southbound = { ...southbound, addresses: new ChainedAddresses(southbound.addresses ? [learned, southbound.addresses] : [learned]) };
       if (roles.includes('worker')) {
         radius = await startRadiusAccounting({ redis, key, vault, logger, metrics, host: config.radius.host, port: config.radius.port, secret: config.radius.secret });
-        logger.info({ port: radius.port, host: config.radius.host }, 'RADIUS accounting listener started');
       }
+      const learned = radius?.addresses ?? new RadiusAddressBook({ redis, key, vault });
+      southbound = { ...southbound, addresses: new ChainedAddresses(southbound.addresses ? [learned, southbound.addresses] : [learned]) };
     }
   } catch (err) {
     await southbound?.close();

@@ -34,6 +34,7 @@ function bootstrap(extra: Record<string, unknown> = {}): BootstrapDocument {
       app('hooli', { ...BASE_PLAN, limits: { tokenTtlSeconds: 1 } }),
       app('umbrella', { ...BASE_PLAN, limits: { issuanceRate: { requests: 2, windowSeconds: 60 }, appSignatures: ['sig-ok'] } }),
       app('wayne', BASE_PLAN, 'echo'),
+      app('stark', BASE_PLAN),
     ],
     ...extra,
   } as BootstrapDocument;
@@ -330,6 +331,22 @@ describe('one-click login', function () {
       assert.ok(mismatch, 'the other application’s attempt is in its own tenant’s log');
       assert.equal(mismatch.numberHmac, '', 'without the subscriber it had no right to learn about');
       assert.equal((await new AuditLog(redis, key).list('initech', { count: 1 })).length, 1, 'count caps the answer');
+    });
+
+    it('every issuance, exchange and verification is a usage record of the application, for billing', async () => {
+      const [first, second] = [await issue(30, 'stark-app'), await issue(31, 'stark-app')];
+      assert.equal((await login(first, 'stark-app')).status, 200);
+      assert.equal((await verify({ token: second, phoneNumber: phone(31) }, 'stark-app')).status, 200);
+      await expectError(await login(first, 'stark-app'), 422, 'ONE_CLICK_LOGIN.TOKEN_ALREADY_USED');
+      let counters: Record<string, Record<string, number>> = {};
+      for (let i = 0; i < 40 && !counters['one-click-login.verify']; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const usage = await f.gw.http.get('/admin/v1/tenants/stark/applications/stark-app/usage?days=1').set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+        counters = usage.body[0]?.counters ?? {};
+      }
+      assert.deepEqual(counters['one-click-login.createToken'], { '2xx': 2 });
+      assert.deepEqual(counters['one-click-login.login'], { '2xx': 1, '4xx': 1 });
+      assert.deepEqual(counters['one-click-login.verify'], { '2xx': 1 });
     });
 
     it('the operator reads a tenant’s audit log through the operator API', async () => {

@@ -15,7 +15,6 @@ export function clientSecurity(access: AccessControl, limits: Limits, capability
   const openId: SecurityCheck = async (_requirement, c: Context, req: Request, res: Response) => {
     const claims = await access.authenticate(req.headers.authorization);
     res.locals.principal = await access.authorize(claims, requirementsOf(c), capability);
-    res.locals.capability = capability;
   };
   const admission: AdmissionCheck = async (c: Context, _req: Request, res: Response) => {
     let principal = res.locals.principal;

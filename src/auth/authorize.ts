@@ -2,9 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AddressResolver } from '../../adapters/ports.ts';
 import type { KeyBuilder, RedisClient } from '../infra/redis.ts';
-import type { TrustedProxies } from '../identity/client-address.ts';
-import { identifyDevice } from '../identity/identify.ts';
-import { clientAddress } from '../identity/client-address.ts';
+import { clientAddress, type TrustedProxies } from '../identity/client-address.ts';
 import { AddressRateLimiter, type AddressRate } from '../identity/address-rate.ts';
 import type { NumberVault } from '../identity/number-vault.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
@@ -177,19 +175,20 @@ async function grantFor(deps: AuthorizeDeps, options: AuthorizeOptions, app: App
   const hint = params.login_hint === undefined ? undefined : TEL_HINT.exec(params.login_hint);
   if (params.login_hint?.startsWith('tel:') && !hint) throw new AuthorizationError('invalid_request', 'login_hint tel: must be an E.164 number, tel:+<digits>');
 
-  const peer = { address: req.socket.remoteAddress, port: req.socket.remotePort };
+  // The device is who holds the request's data-path address (the socket's, or a trusted proxy's header).
+  const source = clientAddress({ address: req.socket.remoteAddress, port: req.socket.remotePort }, req.headers, deps.trustedProxies);
   // Before the network is asked who the device is: an address that asks too often is slowed down.
-  const wait = await limiter.take(clientAddress(peer, req.headers, deps.trustedProxies).address);
+  const wait = await limiter.take(source.address);
   if (wait !== undefined) {
     throw new AuthorizationError('temporarily_unavailable', `too many authorization requests from this address; retry in ${Math.ceil(wait / 1000)} s`);
   }
-  const device = await identifyDevice(peer, req.headers, deps);
-  if (!device.msisdn) {
+  const msisdn = await deps.addresses?.msisdnAt(source.address, source.port);
+  if (!msisdn) {
     // CAMARA Number Verification: network-based authentication needs the request to come over the
     // mobile data path; Wi-Fi, a detached UE or an unknown address identify nobody.
     throw new AuthorizationError('login_required', 'the mobile network could not identify the device; send the request over mobile data');
   }
-  if (hint && hint[1] !== device.msisdn) {
+  if (hint && hint[1] !== msisdn) {
     // The network authenticated someone other than the hinted subscriber, and no interaction could
     // change that: the request is refused rather than answered for another subscriber.
     throw new AuthorizationError('access_denied', 'the device is not the subscriber named by login_hint');
@@ -200,7 +199,7 @@ async function grantFor(deps: AuthorizeDeps, options: AuthorizeOptions, app: App
     scope: [...requested].sort().join(' '),
     codeChallenge: params.code_challenge,
     nonce: params.nonce,
-    sealedMsisdn: deps.vault.seal(device.msisdn),
+    sealedMsisdn: deps.vault.seal(msisdn),
     authTime: Math.floor(Date.now() / 1000),
   };
 }

@@ -19,7 +19,6 @@ export type AdmissionCheck = (context: Context, req: Request, res: Response) => 
 export interface MountedApi {
   basePath: string;
   title: string;
-  backend: OpenAPIBackend;
   /** Runs one request through the pipeline below and returns the handler's reply (or throws an ApiError). */
   handle(request: BackendRequest, req: Request, res: Response): Promise<Reply>;
 }
@@ -86,8 +85,8 @@ function parseBody(operation: Operation, request: BackendRequest): void {
 }
 
 /**
- * Builds the openapi-backend instance of one API: strict mode, routing and request validation from
- * the document, handlers by operationId. The order a request goes through is
+ * Mounts one API: routing and request validation from its document (openapi-backend compiles the
+ * validators, the OperationRouter applies them), handlers by operationId. The order a request goes through is
  * route (404/405) → security (401/403) → admission (429) → body (415/400) → schema (400) → handler.
  */
 export async function buildApi(
@@ -176,7 +175,7 @@ export async function buildApi(
       principal: res.locals.principal,
     });
   }
-  return { basePath, title: definition.info.title, backend, handle };
+  return { basePath, title: definition.info.title, handle };
 }
 
 /** Writes a handler's reply. */
@@ -207,7 +206,6 @@ export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): Reque
         query: { ...(req.query as Record<string, unknown>) },
         body: await readRawBody(req, bodyLimitBytes),
       };
-      res.locals.backendRequest = backendRequest;
       const reply = await api.handle(backendRequest, req, res);
       writeReply(res, reply);
     } catch (err) {

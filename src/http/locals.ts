@@ -13,10 +13,6 @@ declare global {
       principal?: Principal;
       /** The operation served, for metrics and logs (operationId or a fixed name). */
       operation?: string;
-      /** The capability the operation belongs to, for usage records. */
-      capability?: string;
-      /** The request as openapi-backend sees it (body parsed once the operation is known). */
-      backendRequest?: unknown;
     }
   }
 }

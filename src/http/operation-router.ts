@@ -26,7 +26,6 @@ export interface CompiledOperation {
   /** Length of the template without its parameters: the more literal, the more specific. */
   specificity: number;
   queryParameters: Map<string, ParameterObject>;
-  hasJsonQueryParameters: boolean;
   validators: Validator[];
 }
 
@@ -85,7 +84,6 @@ export class OperationRouter {
         parameterNames: names,
         specificity: operation.path.replace(/\{.*?\}/g, '').length,
         queryParameters: query,
-        hasJsonQueryParameters: [...query.values()].some((p) => p.content?.['application/json']),
         validators: (backend.validator.getRequestValidatorsForOperation(String(operation.operationId)) ?? []) as unknown as Validator[],
       };
     });
@@ -121,7 +119,7 @@ export class OperationRouter {
 
   /** The methods some operation serves at this path. */
   private allowed(rel: string): string[] {
-    const methods = new Set(this.operations.filter((o) => o.path === rel || o.pattern.test(rel)).map((o) => o.method.toUpperCase()));
+    const methods = new Set(this.operations.filter((o) => o.pattern.test(rel)).map((o) => o.method.toUpperCase()));
     return ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'].filter((x) => methods.has(x));
   }
 

@@ -9,6 +9,11 @@ export interface ClientAddress {
   from: 'socket' | 'forwarded';
 }
 
+/** `address` or `address:port`, as audit entries and logs show where a request came from. */
+export function describeAddress(a: { address: string; port?: number }): string {
+  return a.port ? `${a.address}:${a.port}` : a.address;
+}
+
 /** Strips the IPv4-mapped IPv6 prefix Node gives dual-stack sockets (`::ffff:10.0.0.1`). */
 export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;

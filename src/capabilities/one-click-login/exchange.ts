@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { describeAddress } from '../../identity/client-address.ts';
 import { ApiError } from '../../http/errors.ts';
 import { safeEqual } from '../../auth/secrets.ts';
 import type { NumberVault } from '../../identity/number-vault.ts';
@@ -31,10 +32,9 @@ const REFUSALS = {
   EXPIRED: 'ONE_CLICK_LOGIN.TOKEN_EXPIRED',
 } as const;
 
-const where = (c: { address: string; port?: number }) => (c.port ? `${c.address}:${c.port}` : c.address);
-
-function record(deps: ExchangeDeps, ctx: RequestContext, outcome: string, c?: Facts, reference?: string): Promise<string> {
-  return deps.audit.append(ctx.principal!.tenantId, auditEntry(ctx, { outcome, reference }, c ?? { address: '', numberHmac: '' }));
+/** Appends an attempt's audit entry on its own (the consuming script writes the usual one). */
+function record(deps: ExchangeDeps, ctx: RequestContext, e: { outcome: string; reference?: string }, c?: Facts): Promise<string> {
+  return deps.audit.append(ctx.principal!.tenantId, auditEntry(ctx, e, c ?? { address: '', numberHmac: '' }));
 }
 
 /**
@@ -46,7 +46,7 @@ async function consume(deps: ExchangeDeps, token: string, ctx: RequestContext, k
   const c = await deps.tokens.consume(token, ctx.principal!.clientId, Date.now(), known);
   if (c.verdict === 'OK') return c;
   const code = REFUSALS[c.verdict];
-  await record(deps, ctx, code, c.verdict === 'USED' || c.verdict === 'EXPIRED' ? c : undefined);
+  await record(deps, ctx, { outcome: code }, c.verdict === 'USED' || c.verdict === 'EXPIRED' ? c : undefined);
   throw new ApiError(code);
 }
 
@@ -88,12 +88,12 @@ async function exchange<T>(deps: ExchangeDeps, token: string, ctx: RequestContex
   let judgement = msisdn !== undefined ? { value: await judge(msisdn, peek!) } : undefined;
   // Judged already: the token leaves its number's unused count and the audit entry is written in
   // the very step that consumes it.
-  const known = judgement && peek ? { numberHmac: peek.numberHmac, audit: deps.audit.prepare(ctx.principal!.tenantId, auditEntry(ctx, entry(judgement.value), peek)) } : undefined;
+  const known = judgement && { numberHmac: peek!.numberHmac, audit: deps.audit.prepare(ctx.principal!.tenantId, auditEntry(ctx, entry(judgement.value), peek!)) };
   const c = await consume(deps, token, ctx, known);
   // Judged after all only when the record appeared between the two reads, which a random token cannot do.
   msisdn ??= deps.vault.open(c.sealedNumber);
   judgement ??= { value: await judge(msisdn, c) };
-  if (!c.audited) await record(deps, ctx, entry(judgement.value).outcome, c, entry(judgement.value).reference);
+  if (!c.audited) await record(deps, ctx, entry(judgement.value), c);
   return { msisdn, c, judgement: judgement.value };
 }
 
@@ -104,7 +104,7 @@ function auditEntry(ctx: RequestContext, e: { outcome: string; reference?: strin
     operation: `${CAPABILITY}.${ctx.operationId}`,
     outcome: e.outcome,
     numberHmac: c.numberHmac,
-    address: where(c),
+    address: describeAddress(c),
     correlator: ctx.correlator,
     reference: e.reference,
   };

@@ -1,7 +1,6 @@
 import { ApiError } from '../../http/errors.ts';
 import type { AddressRateLimiter } from '../../identity/address-rate.ts';
-import { clientAddress, type TrustedProxies } from '../../identity/client-address.ts';
-import { identifyDevice } from '../../identity/identify.ts';
+import { clientAddress, describeAddress, type TrustedProxies } from '../../identity/client-address.ts';
 import { maskNumber, type NumberVault } from '../../identity/number-vault.ts';
 import type { AddressResolver } from '../../../adapters/ports.ts';
 import type { Limits } from '../../tenancy/limits.ts';
@@ -65,22 +64,21 @@ export async function createToken(deps: IssuanceDeps, req: ApiRequest<{ clientId
   // The application's own issuance rate, counted apart from the rate of its server's calls.
   await deps.limits.check(clientId, `${CAPABILITY}.tokens`, { rateLimit: policy.issuanceRate });
 
-  const device = await identifyDevice(req.peer, req.headers, { trustedProxies: deps.trustedProxies, addresses: deps.addresses });
-  if (!device.msisdn) {
+  const msisdn = await deps.addresses?.msisdnAt(source.address, source.port);
+  if (!msisdn) {
     throw new ApiError('ONE_CLICK_LOGIN.NOT_ON_MOBILE_NETWORK', 'the request does not come over the mobile data network; turn off Wi-Fi or use another login method');
   }
-  const numberHmac = deps.vault.hmac(device.msisdn);
+  const numberHmac = deps.vault.hmac(msisdn);
   const perNumber = settings.unusedTokensPerNumber;
   const issued = await deps.tokens.issue(
-    { clientId, address: device.address.address, port: device.address.port, numberHmac, sealedNumber: deps.vault.seal(device.msisdn) },
+    { clientId, address: source.address, port: source.port, numberHmac, sealedNumber: deps.vault.seal(msisdn) },
     { ttlMs: policy.tokenTtlSeconds * 1000, retentionMs: settings.usedTokenRetentionSeconds * 1000, unusedMax: perNumber.max, unusedWindowMs: perNumber.windowSeconds * 1000 },
   );
   if (!('token' in issued)) {
     throw tooManyRequests(`at most ${perNumber.max} unused tokens per phone number within ${perNumber.windowSeconds} s`, issued.retryAfterMs);
   }
-  const where = device.address.port ? `${device.address.address}:${device.address.port}` : device.address.address;
-  await deps.audit.append(tenantId, { clientId, operation: `${CAPABILITY}.createToken`, outcome: 'ISSUED', numberHmac, address: where, correlator: ctx.correlator });
+  await deps.audit.append(tenantId, { clientId, operation: `${CAPABILITY}.createToken`, outcome: 'ISSUED', numberHmac, address: describeAddress(source), correlator: ctx.correlator });
   // The HTTP layer counts calls of authenticated clients only; this call has none, so it is counted here.
   deps.store.recordUsage(clientId, CAPABILITY, 'createToken', 201);
-  return { status: 201, body: { token: issued.token, expiresIn: policy.tokenTtlSeconds, maskedPhoneNumber: maskNumber(device.msisdn) } };
+  return { status: 201, body: { token: issued.token, expiresIn: policy.tokenTtlSeconds, maskedPhoneNumber: maskNumber(msisdn) } };
 }
