@@ -4,6 +4,7 @@ import type { JobData } from '../../jobs/registry.ts';
 import type { Limits } from '../../tenancy/limits.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Notifier } from '../../notify/index.ts';
+import { DueSchedule } from '../../resources/due-schedule.ts';
 import type { IndexOp, SessionRecord, SessionStore, StatusInfo } from './sessions.ts';
 
 export const CAPABILITY = 'quality-on-demand';
@@ -36,12 +37,9 @@ export interface LifecycleOptions {
 }
 
 /**
- * A session ends through its own BullMQ delayed job (`exp-<id>-<expiresAt>`), but such a job holds
- * about 1.1 KB of Redis (its hash is too large for a listpack, plus its entry in the delayed set):
- * more than the session itself. So an AVAILABLE session whose end is further away than this waits
- * in the `expiring` sorted set instead (about 100 B, written atomically with its transition) and
- * gets its job once its end is this close (promoteExpiries, every second). `npm run bench -- qod`
- * measures the memory an active session holds.
+ * A session ends through its own BullMQ delayed job (`exp-<id>-<expiresAt>`); one whose end is
+ * further away than this waits on the expiry schedule instead (see resources/due-schedule.ts).
+ * `npm run bench -- qod` measures the memory an active session holds.
  */
 export const EXPIRY_JOB_HORIZON_MS = 60_000;
 
@@ -50,8 +48,8 @@ export const EXPIRY_JOB_HORIZON_MS = 60_000;
  * and its indexes atomically, frees the plan slot, schedules what comes next, and tells the sink.
  */
 export class Lifecycle {
-  /** The promotion under way, if any: one at a time per process. */
-  private promoting?: Promise<number>;
+  /** When AVAILABLE sessions end. */
+  readonly expiry: DueSchedule;
   /** Sessions whose activation job is stored, to be taken off the outbox in one command. */
   private enqueued: string[] = [];
   private outboxTimer?: NodeJS.Timeout;
@@ -63,7 +61,17 @@ export class Lifecycle {
     private readonly notifier: Notifier,
     private readonly logger: Logger,
     readonly options: LifecycleOptions,
-  ) {}
+  ) {
+    this.expiry = new DueSchedule(sessions.redis, {
+      key: sessions.expiring,
+      horizonMs: EXPIRY_JOB_HORIZON_MS,
+      dueTime: async (id) => {
+        const s = await this.sessions.get(id);
+        return s?.status === 'AVAILABLE' ? s.expiresAt : undefined;
+      },
+      enqueue: (id, at) => this.enqueueExpiry(id, at),
+    });
+  }
 
   source(id: string): string {
     return `${this.options.publicUrl}/quality-on-demand/v1/sessions/${id}`;
@@ -126,8 +134,8 @@ export class Lifecycle {
   }
 
   /** The job that ends an AVAILABLE session at its `expiresAt`. */
-  private async enqueueExpiry(s: SessionRecord): Promise<void> {
-    await this.enqueue('quality-on-demand.expire', { sessionId: s.id, expiresAt: s.expiresAt!, correlator: s.correlator }, `exp-${s.id}-${s.expiresAt}`, s.expiresAt! - Date.now());
+  private async enqueueExpiry(id: string, expiresAt: number): Promise<void> {
+    await this.enqueue('quality-on-demand.expire', { sessionId: id, expiresAt, correlator: `expiry-${id}` }, `exp-${id}-${expiresAt}`, expiresAt - Date.now());
   }
 
   /**
@@ -135,42 +143,13 @@ export class Lifecycle {
    * end is near; an old job is removed (it would be stale anyway).
    */
   async rescheduleExpiry(before: SessionRecord, after: SessionRecord): Promise<void> {
-    if (after.expiresAt! - Date.now() > EXPIRY_JOB_HORIZON_MS) await this.sessions.scheduleExpiry(after.id, after.expiresAt!);
-    else await this.enqueueExpiry(after);
+    await this.expiry.place(after.id, after.expiresAt!);
     if (before.expiresAt !== after.expiresAt) await this.queues.queue(CAPABILITY).remove(`exp-${before.id}-${before.expiresAt}`).catch(() => 0);
   }
 
-  /**
-   * Gives the sessions whose end is within {@link EXPIRY_JOB_HORIZON_MS} their expiry job and takes
-   * them off the schedule. Reads each record: one that ended meanwhile only leaves the schedule, one
-   * whose end moved later (an extension that could not update the schedule) is moved. Job ids are
-   * deterministic, so several processes promoting at once add each job once. Returns how many it saw.
-   */
+  /** Gives the sessions whose end is near their expiry job (every second); returns how many it saw. */
   promoteExpiries(now = Date.now()): Promise<number> {
-    this.promoting ??= (async () => {
-      let seen = 0;
-      try {
-        for (let batch = 0; batch < 20; batch++) {
-          const due = await this.sessions.expiringBefore(now + EXPIRY_JOB_HORIZON_MS);
-          for (const [id, at] of due) {
-            const s = await this.sessions.get(id);
-            const end = s?.status === 'AVAILABLE' ? s.expiresAt : undefined;
-            if (end !== undefined && end - now > EXPIRY_JOB_HORIZON_MS) {
-              await this.sessions.scheduleExpiry(id, end);
-              continue;
-            }
-            if (end !== undefined) await this.enqueueExpiry(s!);
-            await this.sessions.unscheduleExpiry(id, at);
-          }
-          seen += due.length;
-          if (due.length < 500) break;
-        }
-        return seen;
-      } finally {
-        this.promoting = undefined;
-      }
-    })();
-    return this.promoting;
+    return this.expiry.promote(now);
   }
 
   /** Tells the session's sink about a status change, in order per session. */
@@ -195,17 +174,14 @@ export class Lifecycle {
       const expiresAt = now + cur.duration * 1000;
       // On the expiry schedule in the same step, so no AVAILABLE session is ever without an end.
       const ops: IndexOp[] = [
-        ['ZADD', this.sessions.expiring, expiresAt, id],
+        this.expiry.op(id, expiresAt),
         ['ZREM', this.sessions.requesting, id],
       ];
       return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
     }, known);
     if (!result) return false;
     const s = result.after;
-    if (s.expiresAt! - Date.now() <= EXPIRY_JOB_HORIZON_MS) {
-      await this.enqueueExpiry(s);
-      await this.sessions.unscheduleExpiry(id, s.expiresAt!);
-    }
+    await this.expiry.settle(id, s.expiresAt!);
     await this.notify(s, 'AVAILABLE');
     this.logger.info({ sessionId: id, correlator: s.correlator }, 'qos session available');
     return true;

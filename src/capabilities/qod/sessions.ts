@@ -1,4 +1,7 @@
 import type { RedisClient, KeyBuilder } from '../../infra/redis.ts';
+import { ConcurrentChangeError, RecordStore } from '../../resources/record-store.ts';
+
+export type { IndexOp } from '../../resources/record-store.ts';
 import type { SinkCredential } from '../../notify/index.ts';
 import type { Device } from './device.ts';
 import type { ApplicationServer, PortsSpec } from './flows.ts';
@@ -79,37 +82,6 @@ export function sessionInfo(r: SessionRecord, now = Date.now()): SessionInfo {
   return info;
 }
 
-// Compare-and-set of a session plus the index changes that go with it, in one atomic step.
-// KEYS[1] session; KEYS[2..] keys the ops use. ARGV: expected version (-1 = must not exist),
-// new JSON, TTL seconds (0 = none), ops as JSON [[command, keyIndex, arg...], ...].
-const CAS = `
-local cur = redis.call('GET', KEYS[1])
-local expected = tonumber(ARGV[1])
-if expected == -1 then
-  if cur then return 0 end
-else
-  if not cur then return -1 end
-  if cjson.decode(cur).v ~= expected then return 0 end
-end
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-for _, op in ipairs(cjson.decode(ARGV[4])) do
-  local args = {}
-  for i = 3, #op do args[#args + 1] = op[i] end
-  redis.call(op[1], KEYS[op[2]], unpack(args))
-end
-return 1`;
-
-// Takes a session off the expiry schedule only while it is still due at the time the caller saw:
-// an extension that moved it meanwhile must not be undone. KEYS[1] schedule; ARGV id, end (ms).
-const UNSCHEDULE = `
-local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if at and tonumber(at) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
-return 0`;
-
 // Creates a session unless a session was added to its UE since the caller checked the UE's
 // sessions for overlapping flows, and takes the plan's slot in the same step. KEYS: session, UE
 // index, client-device index, outbox, REQUESTED deadlines, plan slots, the client's gone sinks.
@@ -157,25 +129,13 @@ export interface CreateOptions {
   requestedDeadline: number;
 }
 
-/** One index change applied with a session write. */
-export type IndexOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'EXPIRE', key: string, ...args: Array<string | number>];
-
-export class ConcurrentChangeError extends Error {
-  constructor(id: string) {
-    super(`session ${id} changed concurrently`);
-    this.name = 'ConcurrentChangeError';
-  }
-}
-
 /** Sessions and their indexes in Redis. */
-export class SessionStore {
+export class SessionStore extends RecordStore<SessionRecord> {
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     readonly key: KeyBuilder,
   ) {
-    // The number of keys varies with the index ops, so it is passed first on each call.
-    redis.defineCommand('egQodCas', { lua: CAS });
-    redis.defineCommand('egQodUnschedule', { numberOfKeys: 1, lua: UNSCHEDULE });
+    super(redis, (id) => key('qod', 's', id));
     redis.defineCommand('egQodCreate', { numberOfKeys: 7, lua: CREATE });
     redis.defineCommand('egQodUeSessions', { numberOfKeys: 1, lua: UE_SESSIONS });
   }
@@ -224,7 +184,7 @@ export class SessionStore {
   }
 
   sessionKey(id: string): string {
-    return this.key('qod', 's', id);
+    return this.keyOf(id);
   }
   /** Active (REQUESTED or AVAILABLE) sessions of a UE, across clients: for flow-overlap checks. */
   ueIndex(ueKey: string): string {
@@ -257,62 +217,6 @@ export class SessionStore {
     return this.key('qod', 'expiring');
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
-    const raw = await this.redis.get(this.sessionKey(id));
-    return raw ? (JSON.parse(raw) as SessionRecord) : undefined;
-  }
-
-  async getMany(ids: string[]): Promise<SessionRecord[]> {
-    if (ids.length === 0) return [];
-    const raws = await this.redis.mget(...ids.map((id) => this.sessionKey(id)));
-    return raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as SessionRecord);
-  }
-
-  /**
-   * Writes `next` if the stored session still has version `expected` (-1: does not exist yet),
-   * together with the index ops. Returns false when someone changed it first.
-   */
-  async write(next: SessionRecord, expected: number, ops: IndexOp[] = [], ttlSeconds = 0): Promise<boolean> {
-    const keys = [...new Set(ops.map((op) => op[1]))];
-    const encodedOps = ops.map(([cmd, key, ...args]) => [cmd, keys.indexOf(key) + 2, ...args.map(String)]);
-    const result = await (this.redis as unknown as { egQodCas(...a: Array<string | number>): Promise<number> }).egQodCas(
-      keys.length + 1,
-      this.sessionKey(next.id),
-      ...keys,
-      expected,
-      JSON.stringify(next),
-      ttlSeconds,
-      JSON.stringify(encodedOps),
-    );
-    return result === 1;
-  }
-
-  /**
-   * Applies `change` to the current version, retrying on concurrent changes. `change` returns
-   * the new record and its index ops, or undefined to leave the session as it is. `known` is a
-   * version the caller just read: tried first without reading again (the write is still fenced
-   * on its version, so a stale one only costs a retry).
-   */
-  async update(
-    id: string,
-    change: (current: SessionRecord) => { next: SessionRecord; ops?: IndexOp[]; ttlSeconds?: number } | undefined,
-    known?: SessionRecord,
-  ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = attempt === 0 && known?.id === id ? known : await this.get(id);
-      if (!current) return undefined;
-      const result = change(current);
-      if (!result) return undefined;
-      const next = { ...result.next, v: current.v + 1 };
-      if (await this.write(next, current.v, result.ops, result.ttlSeconds)) return { before: current, after: next };
-    }
-    throw new ConcurrentChangeError(id);
-  }
-
-  async remove(id: string): Promise<void> {
-    await this.redis.del(this.sessionKey(id));
-  }
-
   async removeFromOutbox(...ids: string[]): Promise<void> {
     if (ids.length) await this.redis.zrem(this.outbox, ...ids);
   }
@@ -320,24 +224,6 @@ export class SessionStore {
   /** Outbox entries written before `before` (epoch ms). */
   async outboxBefore(before: number, limit = 500): Promise<string[]> {
     return await this.redis.zrangebyscore(this.outbox, 0, before, 'LIMIT', 0, limit);
-  }
-
-  /** Sessions on the expiry schedule that end before `before` (epoch ms), with their scheduled end. */
-  async expiringBefore(before: number, limit = 500): Promise<Array<[id: string, at: number]>> {
-    const flat = await this.redis.zrangebyscore(this.expiring, 0, before, 'WITHSCORES', 'LIMIT', 0, limit);
-    const due: Array<[string, number]> = [];
-    for (let i = 0; i < flat.length; i += 2) due.push([flat[i], Number(flat[i + 1])]);
-    return due;
-  }
-
-  /** Puts a session on the expiry schedule at `at`, or moves it there. */
-  async scheduleExpiry(id: string, at: number): Promise<void> {
-    await this.redis.zadd(this.expiring, at, id);
-  }
-
-  /** Takes a session off the expiry schedule, unless it was moved to another end meanwhile. */
-  async unscheduleExpiry(id: string, at: number): Promise<void> {
-    await (this.redis as unknown as { egQodUnschedule(...a: Array<string | number>): Promise<number> }).egQodUnschedule(this.expiring, id, at);
   }
 
   async idsOf(indexKey: string): Promise<string[]> {
