@@ -141,3 +141,87 @@ export interface AddressResolver {
    */
   msisdnAt(address: string, port?: number): Promise<string | undefined>;
 }
+
+/** One end of an enterprise dedicated line. */
+export interface LineEnd {
+  /** The site's name, e.g. "Invoice cloud data centre (Shanghai)". */
+  site: string;
+  /** Postal address or location text, when the inventory has one. */
+  address?: string;
+}
+
+/** A dedicated line as the operator's service inventory knows it (TMF638 Service). */
+export interface LineInfo {
+  /** The inventory's service id. */
+  serviceId: string;
+  name: string;
+  /** `active`: in service. `inactive`: out of service (a cut). Other TMF638 states pass through. */
+  state: string;
+  aEnd: LineEnd;
+  zEnd: LineEnd;
+  /** The bandwidth the enterprise pays for all the time. */
+  committedMbps: number;
+  /** What the access ports at both ends can carry at most. */
+  portCapacityMbps: number;
+  /** The bandwidth configured on the line now (committed plus any boost in force). */
+  bandwidthMbps: number;
+}
+
+/** One performance sample of a line. */
+export interface LineSample {
+  /** ISO 8601 end of the sample's interval. */
+  at: string;
+  /** The bandwidth configured when the sample was taken. */
+  bandwidthMbps: number;
+  /** Traffic carried, as a share of that bandwidth (0–100). */
+  utilisationPercent: number;
+  /** Traffic carried. */
+  throughputMbps: number;
+  /** One-way latency, averaged over the interval. */
+  latencyMs: number;
+  /** Share of packets lost (0–100). */
+  lossPercent: number;
+}
+
+/** Something the network reports about a line, asynchronously (TMF638 service events). */
+export interface LineEvent {
+  serviceId: string;
+  /** DOWN: the line went out of service (a cut). UP: back in service. BANDWIDTH_CHANGED: the configured bandwidth changed. */
+  kind: 'DOWN' | 'UP' | 'BANDWIDTH_CHANGED';
+  bandwidthMbps?: number;
+  at: string;
+}
+
+/** Why the network did not carry out a bandwidth order. */
+export class LineOrderFailedError extends Error {
+  constructor(
+    /** The order's final state (`failed`, `rejected`, `cancelled`). */
+    readonly state: string,
+    message: string,
+    readonly orderId?: string,
+  ) {
+    super(message);
+    this.name = 'LineOrderFailedError';
+  }
+}
+
+/**
+ * Reads and changes enterprise lines in the operator's OSS (TMF638 Service Inventory, TMF641
+ * Service Ordering, ...). Unreachable or timed-out calls reject with DependencyUnavailableError.
+ */
+export interface LineController {
+  /** The line, or undefined when the inventory has no such service. */
+  line(serviceId: string): Promise<LineInfo | undefined>;
+  /**
+   * Orders the line's bandwidth set to `bandwidthMbps` and resolves once the order completed.
+   * Idempotent per `orderKey` (the order's externalId): asking again with the same key follows
+   * the order already placed instead of placing another. Rejects with LineOrderFailedError when
+   * the order fails or is rejected.
+   */
+  setBandwidth(serviceId: string, bandwidthMbps: number, orderKey: string, signal?: AbortSignal): Promise<{ orderId: string }>;
+  /** Recent samples, oldest first: those after `since` when given, at most `limit`. */
+  telemetry(serviceId: string, options?: { since?: Date; limit?: number }): Promise<LineSample[]>;
+  /** Registers the handler of line events. */
+  onEvent(handler: (event: LineEvent) => Promise<void>): void;
+  close(): Promise<void>;
+}
