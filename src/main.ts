@@ -99,7 +99,15 @@ async function main(): Promise<void> {
   let network: SimulatedNetwork | undefined;
   if (roles.includes('simulators') && (roles.length === 1 || !config.network)) {
     network = await startNetwork(logger, roles.length === 1);
-    if (!config.network) config.network = { pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, n5CallbackPort: Number(process.env.N5_CALLBACK_PORT ?? 0) };
+    if (!config.network) {
+      config.network = {
+        pcfApiRoot: network.pcfApiRoot,
+        subscriberApiUrl: network.subscriberApiUrl,
+        n5CallbackPort: Number(process.env.N5_CALLBACK_PORT ?? 0),
+        lineControllerUrl: network.lineControllerUrl,
+        lineEventsPort: Number(process.env.LINE_EVENTS_PORT ?? 0),
+      };
+    }
   }
 
   let system: System | undefined;
@@ -136,9 +144,10 @@ async function main(): Promise<void> {
 }
 
 /**
- * Starts the simulated network (bearer controller and PCF). Alone, it listens on fixed ports
- * (`BEARER_CONTROLLER_PORT`, default 9101; `PCF_PORT`, default 9102) so gateway processes can be
- * pointed at it; inside a whole-system run it takes free ports.
+ * Starts the simulated network (bearer controller, PCF, line controller). Alone, it listens on
+ * fixed ports (`BEARER_CONTROLLER_PORT`, default 9101; `PCF_PORT`, default 9102;
+ * `LINE_CONTROLLER_PORT`, default 9103) so gateway processes can be pointed at it; inside a
+ * whole-system run it takes free ports.
  */
 async function startNetwork(logger: Logger, alone: boolean): Promise<SimulatedNetwork> {
   const num = (name: string, fallback: number) => {
@@ -151,10 +160,18 @@ async function startNetwork(logger: Logger, alone: boolean): Promise<SimulatedNe
     timeScale: num('SIMULATOR_TIME_SCALE', 1),
     bearerControllerPort: alone ? num('BEARER_CONTROLLER_PORT', 9101) : 0,
     pcfPort: alone ? num('PCF_PORT', 9102) : 0,
+    lineControllerPort: alone ? num('LINE_CONTROLLER_PORT', 9103) : 0,
     log: (line) => logger.debug(line, 'simulator'),
   });
   logger.info(
-    { pcfApiRoot: network.pcfApiRoot, subscriberApiUrl: network.subscriberApiUrl, networkControl: `${network.subscriberApiUrl}/control`, pcfControl: network.pcfControlUrl },
+    {
+      pcfApiRoot: network.pcfApiRoot,
+      subscriberApiUrl: network.subscriberApiUrl,
+      lineControllerUrl: network.lineControllerUrl,
+      networkControl: `${network.subscriberApiUrl}/control`,
+      pcfControl: network.pcfControlUrl,
+      lineControl: `${network.lineControllerUrl}/control`,
+    },
     'simulated network running',
   );
   return network;

@@ -7,7 +7,7 @@ import type { ProcessorMap } from '../jobs/registry.ts';
 import type { TenancyStore } from '../tenancy/store.ts';
 import type { Limits } from '../tenancy/limits.ts';
 import type { Notifier } from '../notify/index.ts';
-import type { AddressResolver, QosController, SimHistory, SubscriberIdentity } from '../../adapters/ports.ts';
+import type { AddressResolver, LineController, QosController, SimHistory, SubscriberIdentity } from '../../adapters/ports.ts';
 import type { NumberVault } from '../identity/number-vault.ts';
 import type { TrustedProxies } from '../identity/client-address.ts';
 
@@ -19,6 +19,8 @@ export interface Southbound {
   sims?: SimHistory;
   /** Who holds a data-path address: device identification by source address. */
   addresses?: AddressResolver;
+  /** Enterprise dedicated lines in the operator's OSS (TMF638/TMF641). */
+  lines?: LineController;
 }
 
 /** What an operation handler returns; the HTTP layer writes it. Handlers never touch `res`. */

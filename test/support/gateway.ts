@@ -86,7 +86,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       redisUrl: options.redisUrl ?? testRedisUrl(),
       redisPrefix: options.prefix ?? `t-${randomUUID().slice(0, 8)}`,
       bootstrap: options.bootstrap ?? testBootstrap(options.network ? { capabilities: ['echo', 'quality-on-demand'] } : {}),
-      network: options.network ? { pcfApiRoot: options.network.pcfApiRoot, subscriberApiUrl: options.network.subscriberApiUrl, n5CallbackPort: 0 } : undefined,
+      network: options.network
+        ? { pcfApiRoot: options.network.pcfApiRoot, subscriberApiUrl: options.network.subscriberApiUrl, n5CallbackPort: 0, lineControllerUrl: options.network.lineControllerUrl, lineEventsPort: 0 }
+        : undefined,
       shutdownTimeoutMs: 4000,
       ...options.config,
     },

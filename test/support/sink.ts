@@ -38,9 +38,9 @@ export class TestSink {
     return this;
   }
 
-  /** Events about one session, in arrival order. */
+  /** Events about one session (or bandwidth request), in arrival order. */
   forSession(sessionId: string): ReceivedEvent[] {
-    return this.events.filter((e) => e.body.data?.sessionId === sessionId);
+    return this.events.filter((e) => e.body.data?.sessionId === sessionId || e.body.data?.requestId === sessionId);
   }
 
   /** Waits until `count` events for a session have arrived. */

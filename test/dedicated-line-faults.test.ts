@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
+import { startRedisServer, type RedisServer } from '../src/infra/redis-server.ts';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { TestSink, type ReceivedEvent } from './support/sink.ts';
+import { DL, inventory, lineBootstrap, newLine, ordersOf, until } from './support/line.ts';
+
+/**
+ * A booked boost must start and end on time whatever restarts between the booking and its start:
+ * the gateway's processes, or Redis from its append-only file. Real Redis, BullMQ, simulator, sockets.
+ */
+describe('dedicated line: restarts between booking and start', function () {
+  this.timeout(90_000);
+  let net: SimulatedNetwork;
+  let sink: TestSink;
+  const arrivals = new Map<string, number>();
+
+  before(async () => {
+    net = await startSimulatedNetwork({ timeScale: 0.01, seed: 5 });
+    sink = await new TestSink().start();
+    sink.respond = (e) => (arrivals.set(e.body.id, Date.now()), 204);
+  });
+  after(async () => {
+    await sink?.close();
+    await net?.close();
+  });
+
+  const dataOf = (events: ReceivedEvent[]) => events.map((e) => e.body.data);
+
+  /** Books a boost that starts `inMs` from now for `seconds`; returns its id and booked window. */
+  async function book(gw: TestGateway, lineId: string, inMs: number, seconds: number): Promise<{ id: string; start: number; end: number }> {
+    const start = Date.now() + inMs;
+    const res = await gw.http
+      .post(`${DL}/lines/${lineId}/bandwidth-requests`)
+      .set('Authorization', `Bearer ${await gw.token()}`)
+      .send({ bandwidthMbps: 200, duration: seconds, startTime: new Date(start).toISOString(), sink: sink.url });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.status, 'SCHEDULED');
+    return { id: res.body.requestId, start, end: start + seconds * 1000 };
+  }
+
+  /** The boost started and ended on time: both events within a second of the booked instants, the line back to committed. */
+  async function startedAndEndedOnTime(b: { id: string; start: number; end: number }, lineId: string, serviceId: string): Promise<void> {
+    const events = await sink.waitFor(b.id, 2, 30_000);
+    assert.deepEqual(dataOf(events), [
+      { requestId: b.id, lineId, status: 'AVAILABLE' },
+      { requestId: b.id, lineId, status: 'UNAVAILABLE', statusInfo: 'DURATION_EXPIRED' },
+    ]);
+    const started = arrivals.get(events[0].body.id)! - b.start;
+    const ended = arrivals.get(events[1].body.id)! - b.end;
+    assert.ok(started >= 0 && started < 1000, `AVAILABLE came ${started} ms after the booked start`);
+    assert.ok(ended >= 0 && ended < 1000, `UNAVAILABLE came ${ended} ms after the booked end`);
+    await until(() => inventory(net, serviceId), (i) => i.bandwidth === 100);
+    assert.deepEqual((await ordersOf(net, serviceId)).map((o) => o.value), [300, 100], 'one order up, one order down: nothing twice');
+  }
+
+  it('the whole gateway (API and workers) restarts between the booking and the start', async () => {
+    const bootstrap = lineBootstrap();
+    let gw: TestGateway | undefined = await startTestGateway({ network: net, bootstrap });
+    const prefix = gw.config.redisPrefix;
+    const { lineId, serviceId } = await newLine({ net, gw });
+    let booked: { id: string; start: number; end: number };
+    try {
+      booked = await book(gw, lineId, 6000, 2);
+    } finally {
+      await gw.close();
+    }
+    gw = await startTestGateway({ network: net, bootstrap, prefix });
+    try {
+      assert.ok(Date.now() < booked.start, 'the new gateway is up before the start');
+      await startedAndEndedOnTime(booked, lineId, serviceId);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('the worker alone restarts between the booking and the start, while the API keeps serving', async () => {
+    const bootstrap = lineBootstrap();
+    const api = await startTestGateway({ network: net, bootstrap, roles: ['gateway'] });
+    const prefix = api.config.redisPrefix;
+    let worker = await startTestGateway({ network: net, bootstrap, prefix, roles: ['gateway', 'worker'] });
+    try {
+      const { lineId, serviceId } = await newLine({ net, gw: api });
+      const booked = await book(api, lineId, 3000, 2);
+      await worker.close();
+      worker = await startTestGateway({ network: net, bootstrap, prefix, roles: ['gateway', 'worker'] });
+      await startedAndEndedOnTime(booked, lineId, serviceId);
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
+
+  it('Redis restarts from its append-only file between the booking and the start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eg-dl-aof-'));
+    let redis: RedisServer = await startRedisServer({ dir, appendOnly: true });
+    const gw = await startTestGateway({ redisUrl: redis.url, network: net, bootstrap: lineBootstrap() });
+    try {
+      const { lineId, serviceId } = await newLine({ net, gw });
+      const booked = await book(gw, lineId, 3000, 2);
+      const port = redis.port;
+      await redis.stop();
+      redis = await startRedisServer({ dir, port, appendOnly: true });
+      await until(() => gw.http.get('/readyz'), (r) => r.status === 200);
+      assert.ok(Date.now() < booked.start, 'Redis is back before the start');
+      await startedAndEndedOnTime(booked, lineId, serviceId);
+    } finally {
+      await gw.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
