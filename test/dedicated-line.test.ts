@@ -248,6 +248,17 @@ describe('dedicated line: bandwidth on demand over TMF641/TMF638', function () {
       );
     });
 
+    it('an ended request cannot be extended either', async () => {
+      const { lineId } = await newLine(f);
+      const id = await available(lineId, { bandwidthMbps: 10, duration: 1 });
+      await f.sink.waitFor(id, 2);
+      await expectError(
+        await f.gw.http.post(`${DL}/lines/${lineId}/bandwidth-requests/${id}/extend`).set(auth()).send({ requestedAdditionalDuration: 10 }),
+        409,
+        'DEDICATED_LINE.EXTENSION_NOT_ALLOWED',
+      );
+    });
+
     it('caps the total duration at the plan maximum without error', async () => {
       const { lineId } = await newLine(f);
       const id = await available(lineId, { bandwidthMbps: 10, duration: 3590 });
@@ -322,6 +333,7 @@ describe('dedicated line: bandwidth on demand over TMF641/TMF638', function () {
       await expectError(await create(lineId, { bandwidthMbps: 901, duration: 60 }), 409, 'CONFLICT');
       await expectError(await create(lineId, { bandwidthMbps: 10, duration: 60, sink: 'http://evil.example.com/hook' }), 400, 'INVALID_SINK');
       await expectError(await create(lineId, { bandwidthMbps: 10, duration: 60, sinkCredential: { credentialType: 'ACCESSTOKEN', accessToken: 'x', accessTokenExpiresUtc: iso(Date.now() + 3_600_000), accessTokenType: 'bearer' } }), 400, 'INVALID_ARGUMENT');
+      await expectError(await create(lineId, { bandwidthMbps: 10, duration: 60, sink: f.sink.url, sinkCredential: { credentialType: 'PRIVATE_KEY_JWT' } }), 422, 'PRIVATE_KEY_JWT_NOT_CONFIGURED');
       await expectError(await create('no-such-line', { bandwidthMbps: 10, duration: 60 }), 404, 'NOT_FOUND');
       await expectError(await get(lineId, '00000000-0000-4000-8000-000000000000'), 404, 'NOT_FOUND');
       await expectError(await f.gw.http.get(`${DL}/lines/${lineId}/telemetry?limit=0`).set(auth()), 400, 'INVALID_ARGUMENT');

@@ -186,10 +186,18 @@ describe('the gateway as a process', function () {
   it('runs simulators, gateway and worker roles as separate processes over a shared Redis', async () => {
     const prefix = `p-${randomUUID().slice(0, 8)}`;
     const port = await freePort();
-    const [bearerPort, pcfPort, callbackPort] = [await freePort(), await freePort(), await freePort()];
-    const simulators = start({ BEARER_CONTROLLER_PORT: String(bearerPort), PCF_PORT: String(pcfPort), SIMULATOR_TIME_SCALE: '0.01' }, ['--role=simulators']);
+    const [bearerPort, pcfPort, linePort, callbackPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const simulators = start(
+      { BEARER_CONTROLLER_PORT: String(bearerPort), PCF_PORT: String(pcfPort), LINE_CONTROLLER_PORT: String(linePort), SIMULATOR_TIME_SCALE: '0.01' },
+      ['--role=simulators'],
+    );
     await simulators.waitFor(/simulated network running/);
-    const network = { PCF_URL: `http://127.0.0.1:${pcfPort}`, SUBSCRIBER_API_URL: `http://127.0.0.1:${bearerPort}`, N5_CALLBACK_PORT: String(callbackPort) };
+    const network = {
+      PCF_URL: `http://127.0.0.1:${pcfPort}`,
+      SUBSCRIBER_API_URL: `http://127.0.0.1:${bearerPort}`,
+      LINE_CONTROLLER_URL: `http://127.0.0.1:${linePort}`,
+      N5_CALLBACK_PORT: String(callbackPort),
+    };
     const gateway = start({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, PORT: String(port), ...network }, ['--role=gateway']);
     await gateway.waitFor(/gateway listening/);
     const token = await demoToken(port);
@@ -229,6 +237,21 @@ describe('the gateway as a process', function () {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(qosStatus, 'AVAILABLE');
+
+    // A bandwidth boost too: the worker orders it from the simulators' OSS over TMF641.
+    const lineUrl = `http://127.0.0.1:${port}/dedicated-line/v1/lines/dc-to-tax-hub-east`;
+    const boost = await fetch(`${lineUrl}/bandwidth-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ bandwidthMbps: 100, duration: 600 }),
+    });
+    assert.equal(boost.status, 201);
+    let inForce = 0;
+    for (let i = 0; i < 200 && inForce !== 200; i++) {
+      inForce = ((await (await fetch(lineUrl, { headers: { authorization: `Bearer ${token}` } })).json()) as { bandwidthInForceMbps: number }).bandwidthInForceMbps;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(inForce, 200, 'committed 100 + the boost');
     for (const p of [gateway, worker, simulators]) p.child.kill('SIGTERM');
     assert.deepEqual(await Promise.all([gateway.exited, worker.exited, simulators.exited]), [0, 0, 0]);
   });

@@ -97,7 +97,11 @@ export function lineProcessors(d: ProcessorDeps): { processors: ProcessorMap; on
 
   async function sync(lineId: string, ctx: ProcessorContext): Promise<unknown> {
     const reg = await d.lines.get(lineId);
-    if (!reg) return { skipped: 'line not registered' };
+    if (!reg) {
+      // Unregistered meanwhile: nothing of ours is left on it to keep in line.
+      await redis.zrem(lifecycle.dirtyKey, lineId);
+      return { skipped: 'line not registered' };
+    }
     const genKey = lifecycle.generationKey(lineId);
     let last: unknown;
     for (let pass = 0; pass < 20; pass++) {
