@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { expectContract, expectError } from './support/contract.ts';
 import { ADMIN_TOKEN } from './support/gateway.ts';
 import { DL, DL_ADMIN, inventory, newLine, ordersOf, startLines, stopLines, until, type LineFixture } from './support/line.ts';
-import type { ReceivedEvent } from './support/sink.ts';
+import { TestSink, type ReceivedEvent } from './support/sink.ts';
 
 const dataOf = (events: ReceivedEvent[]) => events.map((e) => e.body.data);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -129,6 +129,26 @@ describe('dedicated line: bandwidth on demand over TMF641/TMF638', function () {
       await f.sink.waitFor(a, 2);
       await until(() => inventory(f.net, serviceId), (i) => i.bandwidth === 300);
       assert.equal((await get(lineId, b)).body.status, 'AVAILABLE');
+    });
+
+    it('a sink that answered 410 Gone is used again once a new request names it', async () => {
+      const gone = await new TestSink().start();
+      try {
+        const { lineId } = await newLine(f);
+        let answered = 0;
+        gone.respond = () => (answered++, 410);
+        assert.equal((await create(lineId, { bandwidthMbps: 10, duration: 60, sink: gone.url })).status, 201);
+        const { redis } = f.gw.system.services;
+        const goneKey = f.gw.system.services.notifier.goneKey('acme-app');
+        await until(() => redis.hget(goneKey, gone.url), (v) => v !== null);
+        assert.equal(answered, 1);
+        gone.respond = () => 204;
+        const again = await create(lineId, { bandwidthMbps: 10, duration: 60, sink: gone.url });
+        assert.equal(again.status, 201);
+        assert.deepEqual(dataOf(await gone.waitFor(again.body.requestId, 1)), [{ requestId: again.body.requestId, lineId, status: 'AVAILABLE' }]);
+      } finally {
+        await gone.close();
+      }
     });
 
     it('a failed order ends the request NETWORK_TERMINATED and leaves the line as it was', async () => {

@@ -93,9 +93,13 @@ export class Notifier {
   /**
    * The checks of {@link validateSink} against an application already loaded, without touching
    * Redis. The caller then clears the sink's 410 mark itself, with {@link goneKey}, in the same
-   * atomic step that stores the resource naming it.
+   * atomic step that stores the resource naming it. Without a sink there must be no credential.
    */
-  checkSink(app: Application, sink: string, credential?: SinkCredential): void {
+  checkSink(app: Application, sink: string | undefined, credential?: SinkCredential): void {
+    if (sink === undefined) {
+      if (credential !== undefined) throw new ApiError('INVALID_ARGUMENT', 'sinkCredential needs a sink');
+      return;
+    }
     checkSink(sink, app, this.production);
     if (credential !== undefined) checkCredential(credential, app, this.production);
   }

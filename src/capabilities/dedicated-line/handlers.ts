@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IndexOp } from '../../resources/record-store.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { IdempotencyStore } from '../../http/idempotency.ts';
 import type { Limits } from '../../tenancy/limits.ts';
@@ -92,8 +93,7 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     const now = Date.now();
     const window = windowOf(body, principal.plan, now);
     if (window.immediate && !inService(info)) throw new ApiError('DEDICATED_LINE.LINE_NOT_IN_SERVICE', `line ${reg.lineId} is out of service`);
-    if (body.sink) d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
-    else if (body.sinkCredential) throw new ApiError('INVALID_ARGUMENT', 'sinkCredential needs a sink');
+    d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
     const id = randomUUID();
     const record: BandwidthRequestRecord = {
       id,
@@ -138,6 +138,8 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
           ['INCR', d.requests.calendarVersionKey(record.lineId)],
           ['SADD', d.requests.clientIndex(record.clientId, record.lineId), record.id],
           d.lifecycle.schedule.op(record.id, record.startAt),
+          // A sink named again is wanted again, even if it once answered 410 Gone.
+          ...(record.sink ? [['HDEL', d.notifier.goneKey(record.clientId), record.sink] as IndexOp] : []),
         ],
         0,
         [[d.requests.calendarVersionKey(record.lineId), cal.version]],

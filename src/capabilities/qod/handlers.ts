@@ -81,8 +81,7 @@ export function qodHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     checkPorts('devicePorts', body.devicePorts);
     checkPorts('applicationServerPorts', body.applicationServerPorts);
     const profile = checkProfile(await d.profiles.get(body.qosProfile), body, principal.plan.limits?.allowedQosProfiles);
-    if (body.sink) d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
-    else if (body.sinkCredential) throw new ApiError('INVALID_ARGUMENT', 'sinkCredential needs a sink');
+    d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
     const device = await resolveDevice(body.device, principal, d);
     const id = randomUUID();
     const record: SessionRecord = {
