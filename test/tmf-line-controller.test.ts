@@ -5,6 +5,7 @@ import { TmfLineController } from '../adapters/tmf/tmf-line-controller.ts';
 import { DependencyUnavailableError, LineOrderFailedError, type LineEvent } from '../adapters/ports.ts';
 import { startLineController, type LineControllerHandle, type ServiceOrder } from '../simulators/line-controller/index.ts';
 import { until } from './support/wait.ts';
+import { freePort } from '../src/infra/redis-server.ts';
 
 const ORDERING = '/tmf-api/serviceOrdering/v4';
 
@@ -215,9 +216,29 @@ describe('TMF line controller adapter', function () {
         await assert.rejects(nowhere.line('LINE-INV-01'), DependencyUnavailableError);
         await assert.rejects(nowhere.setBandwidth('LINE-INV-01', 200, orderKey()), DependencyUnavailableError);
         await assert.rejects(nowhere.telemetry('LINE-INV-01'), DependencyUnavailableError);
-        await assert.rejects(nowhere.listen(), DependencyUnavailableError);
       } finally {
         await nowhere.close();
+      }
+    });
+
+    it('keeps listening while the OSS is away and registers its hubs once it is back', async () => {
+      const port = await freePort();
+      const early = new TmfLineController({ baseUrl: `http://127.0.0.1:${port}`, requestTimeoutMs: 500 });
+      let late: Awaited<ReturnType<typeof startLineController>> | undefined;
+      try {
+        assert.ok((await early.listen()) > 0, 'the listener starts without the OSS');
+        assert.equal(early.hubsRegistered, false);
+        late = await startLineController({ port, timeScale: 0.01 });
+        const seen: LineEvent[] = [];
+        early.onEvent(async (e) => void seen.push(e));
+        await until(async () => early.hubsRegistered, (ok) => ok, 10_000);
+        assert.equal(late.model.hubs.list().length, 2);
+        await fetch(`${late.url}/control/lines/LINE-INV-01/cut`, { method: 'POST' });
+        await until(async () => seen.length, (n) => n > 0);
+        assert.equal(seen[0].kind, 'DOWN');
+      } finally {
+        await early.close();
+        await late?.close();
       }
     });
 

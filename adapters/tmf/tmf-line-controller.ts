@@ -75,6 +75,8 @@ export class TmfLineController implements LineController {
   /** One per setBandwidth under way; close() aborts them all. */
   private readonly calls = new Set<AbortController>();
   private closed?: Promise<void>;
+  /** The next try of hub registration while the OSS cannot be reached. */
+  private retry?: NodeJS.Timeout;
 
   constructor(options: TmfLineControllerOptions) {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TmfLineControllerOptions;
@@ -89,7 +91,9 @@ export class TmfLineController implements LineController {
 
   /**
    * Starts the event listener and registers the hubs at the OSS; resolves with the listener's port.
-   * When the OSS cannot be reached the listener stops again and this rejects (OssUnavailableError).
+   * An OSS that cannot be reached does not stop the process that runs this (its other
+   * capabilities have nothing to do with lines): registration is tried again with back-off until
+   * it works, and {@link hubsRegistered} says whether it has. Orders work meanwhile (they are polled).
    */
   async listen(): Promise<number> {
     if (this.closed) throw new OssUnavailableError('the line controller is closed');
@@ -97,19 +101,35 @@ export class TmfLineController implements LineController {
     const port = await this.callbacks.listen(callbackPort, callbackHost);
     const host = callbackHost.includes(':') ? `[${callbackHost}]` : callbackHost;
     const callback = this.options.callbackUrl ?? `http://${host}:${port}/tmf-events`;
-    try {
-      for (const { api, query } of HUBS) {
-        const res = await this.client.request('POST', `${api}/hub`, { body: { callback, query } });
-        const id = (res.body as { id?: unknown } | undefined)?.id;
-        if (res.status !== 201 || typeof id !== 'string') throw new OssUnavailableError(`OSS refused the hub at ${api}: ${res.status}`);
-        this.hubs.push(`${api}/hub/${encodeURIComponent(id)}`);
+    let delay = 1000;
+    const attempt = async (): Promise<void> => {
+      if (this.closed) return;
+      try {
+        await this.registerHubs(callback);
+      } catch {
+        await this.unregisterHubs();
+        if (this.closed) return;
+        this.retry = setTimeout(() => void attempt(), delay);
+        this.retry.unref();
+        delay = Math.min(delay * 2, 30_000);
       }
-    } catch (err) {
-      await this.unregisterHubs();
-      await this.callbacks.close();
-      throw err;
-    }
+    };
+    await attempt();
     return port;
+  }
+
+  /** True once the OSS accepted our hubs: line events (cuts, restores) reach this process. */
+  get hubsRegistered(): boolean {
+    return this.hubs.length === HUBS.length;
+  }
+
+  private async registerHubs(callback: string): Promise<void> {
+    for (const { api, query } of HUBS) {
+      const res = await this.client.request('POST', `${api}/hub`, { body: { callback, query } });
+      const id = (res.body as { id?: unknown } | undefined)?.id;
+      if (res.status !== 201 || typeof id !== 'string') throw new OssUnavailableError(`OSS refused the hub at ${api}: ${res.status}`);
+      this.hubs.push(`${api}/hub/${encodeURIComponent(id)}`);
+    }
   }
 
   async line(serviceId: string): Promise<LineInfo | undefined> {
@@ -161,6 +181,7 @@ export class TmfLineController implements LineController {
   /** Unregisters the hubs (best effort, bounded), stops the listener and the connections; safe to call twice. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      clearTimeout(this.retry);
       for (const call of this.calls) call.abort(new OssUnavailableError('the line controller is closing'));
       const steps = [() => this.unregisterHubs(), () => this.callbacks.close(), () => this.client.close()];
       for (const step of steps) await step().catch(() => undefined);
