@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulatedNetwork, type SimulatedNetwork } from '../simulators/index.ts';
+import { startLineController } from '../simulators/line-controller/index.ts';
 import { startRedisServer, type RedisServer } from '../src/infra/redis-server.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { TestSink, type ReceivedEvent } from './support/sink.ts';
@@ -29,6 +30,11 @@ describe('dedicated line: restarts between booking and start', function () {
   });
 
   const dataOf = (events: ReceivedEvent[]) => events.map((e) => e.body.data);
+  const control = async (base: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}/control/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    if (!res.ok) throw new Error(`control ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
 
   /** Books a boost that starts `inMs` from now for `seconds`; returns its id and booked window. */
   async function book(gw: TestGateway, lineId: string, inMs: number, seconds: number): Promise<{ id: string; start: number; end: number }> {
@@ -91,6 +97,39 @@ describe('dedicated line: restarts between booking and start', function () {
     } finally {
       await worker.close();
       await api.close();
+    }
+  });
+
+  it('a worker dies while following its order: the next one follows the same order, and places no second', async () => {
+    // An OSS of its own whose orders take seconds (ack 0.4 s, execution 3–6 s), so the order is
+    // still in progress when the worker dies; its shutdown gives up on the job, whose lock expires.
+    const slow = await startLineController({ timeScale: 2, seed: 3 });
+    const network = { pcfApiRoot: net.pcfApiRoot, subscriberApiUrl: net.subscriberApiUrl, n5CallbackPort: 0, lineControllerUrl: slow.url, lineEventsPort: 0 };
+    const bootstrap = lineBootstrap();
+    const api = await startTestGateway({ roles: ['gateway'], bootstrap, config: { network } });
+    const worker = () => startTestGateway({ roles: ['worker'], prefix: api.config.redisPrefix, bootstrap, config: { network, workerLockMs: 1000, shutdownTimeoutMs: 2000 } });
+    const workers = [await worker()];
+    try {
+      const oss = { lineControllerUrl: slow.url, lineControl: (path: string, body?: unknown) => control(slow.url, path, body) };
+      const { lineId, serviceId } = await newLine({ net: oss, gw: api });
+      const res = await api.http
+        .post(`${DL}/lines/${lineId}/bandwidth-requests`)
+        .set('Authorization', `Bearer ${await api.token()}`)
+        .send({ bandwidthMbps: 200, duration: 600, sink: sink.url });
+      assert.equal(res.status, 201, res.text);
+      const id: string = res.body.requestId;
+      await until(() => ordersOf(oss, serviceId), (o) => o.length === 1 && o[0].state !== 'completed');
+      await workers.shift()!.close();
+      assert.equal((await ordersOf(oss, serviceId))[0].state === 'completed', false, 'the worker died before the order ended');
+      workers.push(await worker());
+      assert.deepEqual(dataOf(await sink.waitFor(id, 1, 30_000)), [{ requestId: id, lineId, status: 'AVAILABLE' }]);
+      const orders = await ordersOf(oss, serviceId);
+      assert.deepEqual(orders.map((o) => [o.value, o.state]), [[300, 'completed']], 'one order, followed to its end by the new worker');
+      assert.equal((await inventory(oss, serviceId)).bandwidth, 300);
+    } finally {
+      for (const w of workers) await w.close();
+      await api.close();
+      await slow.close();
     }
   });
 

@@ -48,7 +48,7 @@ export async function stopLines(f: LineFixture | undefined): Promise<void> {
 
 /** A new line in the simulated inventory, registered to a tenant; returns the tenant's line id and the service id. */
 export async function newLine(
-  f: Pick<LineFixture, 'net'> & { gw: Pick<TestGateway, 'http'> },
+  f: { net: Pick<SimulatedNetwork, 'lineControl'>; gw: Pick<TestGateway, 'http'> },
   options: { tenant?: string; committedMbps?: number; portCapacityMbps?: number } = {},
 ): Promise<{ lineId: string; serviceId: string }> {
   const serviceId = `T-${randomUUID().slice(0, 8)}`;
@@ -70,14 +70,14 @@ export async function newLine(
 }
 
 /** What the simulated inventory says of a line now (TMF638). */
-export async function inventory(net: SimulatedNetwork, serviceId: string): Promise<{ state: string; bandwidth: number }> {
+export async function inventory(net: Pick<SimulatedNetwork, 'lineControllerUrl'>, serviceId: string): Promise<{ state: string; bandwidth: number }> {
   const res = await fetch(`${net.lineControllerUrl}/tmf-api/serviceInventory/v4/service/${serviceId}`);
   const body = (await res.json()) as { state: string; serviceCharacteristic: Array<{ name: string; value: unknown }> };
   return { state: body.state, bandwidth: Number(body.serviceCharacteristic.find((c) => c.name === 'bandwidth')?.value) };
 }
 
 /** The orders the simulated OSS received for a line (TMF641). */
-export async function ordersOf(net: SimulatedNetwork, serviceId: string): Promise<Array<{ id: string; state: string; orderDate: string; value: number }>> {
+export async function ordersOf(net: Pick<SimulatedNetwork, 'lineControllerUrl'>, serviceId: string): Promise<Array<{ id: string; state: string; orderDate: string; value: number }>> {
   const res = await fetch(`${net.lineControllerUrl}/tmf-api/serviceOrdering/v4/serviceOrder`);
   const all = (await res.json()) as Array<{ id: string; state: string; orderDate: string; serviceOrderItem: Array<{ service: { id: string; serviceCharacteristic: Array<{ value: unknown }> } }> }>;
   return all
