@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   startBearerController,
   type Arp,
@@ -12,7 +9,7 @@ import {
   type SimView,
   type SubscriberView,
 } from '../simulators/bearer-controller/index.ts';
-import { ROOT } from './support/process.ts';
+import { call, EventReceiver, exitCodeOf, startSimulatorProgram, type Answer } from './support/sim-http.ts';
 
 const MBPS = 1_000_000;
 const msisdn = (i: number) => `+861390000${String(i).padStart(4, '0')}`;
@@ -20,81 +17,20 @@ const ipv4 = (i: number) => `10.45.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const ARP: Arp = { priorityLevel: 9, preemptCap: 'NOT_PREEMPT', preemptVuln: 'PREEMPTABLE' };
 
 /** A local HTTP server receiving the controller's notifications; it can refuse the first few. */
-class Receiver {
-  readonly events: BearerEvent[] = [];
-  readonly attempts = new Map<string, number>();
-  refuseNext = 0;
-  private waiters: Array<() => void> = [];
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
+class Receiver extends EventReceiver<BearerEvent> {
   static async start(): Promise<Receiver> {
-    let receiver: Receiver | undefined;
-    const server = createServer((req, res) => {
-      let text = '';
-      req.on('data', (c) => (text += c));
-      req.on('end', () => receiver!.receive(JSON.parse(text) as BearerEvent, res));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/bearer-events`);
-    return receiver;
+    return new Receiver((e) => e.bearerId, '/bearer-events').start();
   }
 
   /** The first event of `bearerId` (of kind `event` if given), waiting for it if needed. */
   async next(bearerId: string, event?: string, ms = 10_000): Promise<BearerEvent> {
-    const find = () => this.events.find((e) => e.bearerId === bearerId && (!event || e.event === event));
-    const end = Date.now() + ms;
-    for (let found = find(); ; found = find()) {
-      if (found) return found;
-      if (Date.now() > end) throw new Error(`no ${event ?? 'event'} for ${bearerId}; got ${JSON.stringify(this.events)}`);
-      await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, 100)));
-    }
+    const found = await this.waitUntil((events) => events.find((e) => e.bearerId === bearerId && (!event || e.event === event)), (e) => e !== undefined, ms);
+    return found!;
   }
 
   of(bearerId: string): BearerEvent[] {
     return this.events.filter((e) => e.bearerId === bearerId);
   }
-
-  clear(): void {
-    this.events.length = 0;
-    this.attempts.clear();
-    this.refuseNext = 0;
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-
-  private receive(event: BearerEvent, res: ServerResponse): void {
-    this.attempts.set(event.bearerId, (this.attempts.get(event.bearerId) ?? 0) + 1);
-    if (this.refuseNext > 0) {
-      this.refuseNext--;
-      res.writeHead(503).end();
-      return;
-    }
-    this.events.push(event);
-    res.writeHead(204).end();
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-}
-
-interface Answer<T = Record<string, unknown>> {
-  status: number;
-  type: string | null;
-  headers: Headers;
-  body: T;
-}
-
-async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type'), headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 function expectProblem(answer: Answer, status: number, cause: string): void {
@@ -564,29 +500,13 @@ describe('bearer controller simulator', function () {
   });
 
   it('runs alone as a program and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/bearer-controller/main.ts', '--port', '0', '--seed', '7', '--time-scale', '0'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | string>((r) => child.on('exit', (code, signal) => r(code ?? signal ?? -1)));
-    let out = '';
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const found = out.split('\n').find((l) => l.includes('listening'));
-        if (found) resolve(found);
-      });
-      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      void exited.then(() => reject(new Error(`exited early: ${out}`)));
-    });
-    const { url, seed } = JSON.parse(line) as { url: string; seed: number };
+    const program = await startSimulatorProgram('bearer-controller', ['--port', '0', '--seed', '7', '--time-scale', '0']);
+    const { url, seed } = program.listening as unknown as { url: string; seed: number };
     assert.equal(seed, 7);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal((await call<SubscriberView>(url, 'GET', `/subscribers/${encodeURIComponent(msisdn(5))}`)).body.imsi, '460000000000005');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await program.stop(), 0);
 
-    const bad = spawn(process.execPath, ['--import', 'tsx', 'simulators/bearer-controller/main.ts', '--seed', 'x'], { cwd: ROOT, stdio: 'ignore' });
-    assert.equal(await new Promise((r) => bad.on('exit', r)), 2);
+    assert.equal(await exitCodeOf('bearer-controller', ['--seed', 'x']), 2);
   });
 });

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   sampleOf,
   startLineController,
@@ -13,32 +10,16 @@ import {
   type ServiceOrder,
   type TmfEvent,
 } from '../simulators/line-controller/index.ts';
-import { ROOT } from './support/process.ts';
+import { call, EventReceiver, exitCodeOf, startSimulatorProgram, type Answer } from './support/sim-http.ts';
 import { until } from './support/wait.ts';
 
 const INVENTORY = '/tmf-api/serviceInventory/v4';
 const ORDERING = '/tmf-api/serviceOrdering/v4';
 
 /** A hub listener on loopback that records the events it gets; it can refuse the next few with 503. */
-class Listener {
-  readonly events: TmfEvent[] = [];
-  attempts = 0;
-  refuseNext = 0;
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
+class Listener extends EventReceiver<TmfEvent> {
   static async start(): Promise<Listener> {
-    let listener: Listener | undefined;
-    const server = createServer((req, res) => {
-      let text = '';
-      req.on('data', (c) => (text += c));
-      req.on('end', () => listener!.receive(JSON.parse(text) as TmfEvent, res));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    listener = new Listener(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/listener`);
-    return listener;
+    return new Listener(idOf, '/listener').start();
   }
 
   /** Events about one order or one service, in arrival order. */
@@ -47,51 +28,12 @@ class Listener {
   }
 
   async waitFor(resourceId: string, count: number, eventType?: string): Promise<TmfEvent[]> {
-    return until(async () => this.about(resourceId, eventType), (events) => events.length >= count, 10_000);
-  }
-
-  clear(): void {
-    this.events.length = 0;
-    this.attempts = 0;
-    this.refuseNext = 0;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-
-  private receive(event: TmfEvent, res: ServerResponse): void {
-    this.attempts++;
-    if (this.refuseNext > 0) {
-      this.refuseNext--;
-      res.writeHead(503).end();
-      return;
-    }
-    this.events.push(event);
-    res.writeHead(204).end();
+    return this.waitUntil(() => this.about(resourceId, eventType), (events) => events.length >= count);
   }
 }
 
 function idOf(event: TmfEvent): string {
   return 'serviceOrder' in event.event ? event.event.serviceOrder.id : event.event.service.id;
-}
-
-interface Answer<T = Record<string, unknown>> {
-  status: number;
-  type: string | null;
-  headers: Headers;
-  body: T;
-}
-
-async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type'), headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 /** TMF630 v4 Error: `{code, reason, message, status, @type}`, status as a string. */
@@ -402,13 +344,13 @@ describe('line controller simulator', function () {
       await api('POST', '/control/lines/LINE-INV-02/cut');
       const [event] = await listener.waitFor('LINE-INV-02', 1);
       assert.equal(event.eventType, 'ServiceStateChangeEvent');
-      assert.equal(listener.attempts, 3);
+      assert.equal(listener.totalAttempts, 3);
 
       listener.clear();
       listener.refuseNext = 100;
       await api('POST', '/control/lines/LINE-INV-02/restore');
       await until(async () => logs.filter((l) => l === 'event dropped').length, (n) => n >= 1);
-      assert.equal(listener.attempts, 4, 'the first attempt and 3 retries');
+      assert.equal(listener.totalAttempts, 4, 'the first attempt and 3 retries');
     });
   });
 
@@ -514,29 +456,13 @@ describe('line controller simulator', function () {
   });
 
   it('runs alone as a program and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulators/line-controller/main.ts', '--port', '0', '--seed', '7', '--time-scale', '0'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | string>((r) => child.on('exit', (code, signal) => r(code ?? signal ?? -1)));
-    let out = '';
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const found = out.split('\n').find((l) => l.includes('listening'));
-        if (found) resolve(found);
-      });
-      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      void exited.then(() => reject(new Error(`exited early: ${out}`)));
-    });
-    const { url, seed, lines } = JSON.parse(line) as { url: string; seed: number; lines: string[] };
+    const program = await startSimulatorProgram('line-controller', ['--port', '0', '--seed', '7', '--time-scale', '0']);
+    const { url, seed, lines } = program.listening as unknown as { url: string; seed: number; lines: string[] };
     assert.equal(seed, 7);
     assert.deepEqual(lines, ['LINE-INV-01', 'LINE-INV-02']);
     assert.equal((await call<Service>(url, 'GET', `${INVENTORY}/service/LINE-INV-02`)).body.name, 'Invoice cloud DC ↔ Tax hub North');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await program.stop(), 0);
 
-    const bad = spawn(process.execPath, ['--import', 'tsx', 'simulators/line-controller/main.ts', '--time-scale', 'x'], { cwd: ROOT, stdio: 'ignore' });
-    assert.equal(await new Promise((r) => bad.on('exit', r)), 2);
+    assert.equal(await exitCodeOf('line-controller', ['--time-scale', 'x']), 2);
   });
 });

@@ -2,7 +2,8 @@
  * The Control API: fault injection and inspection for tests and demos. Not part of any 3GPP
  * interface; a real network would show these as the outcome of radio conditions and mobility.
  */
-import type { Route, RouteContext } from './http.ts';
+import { stateRoutes } from '../common/control.ts';
+import type { Route, RouteContext } from '../common/http.ts';
 import type { BearerControllerModel } from './model.ts';
 import { SimulatorError } from './problems.ts';
 import type { RrcState } from './types.ts';
@@ -65,14 +66,6 @@ export function controlRoutes(model: BearerControllerModel): Route[] {
     cell('fail', (cellId) => model.failCell(cellId)),
     cell('recover', (cellId) => model.recoverCell(cellId)),
     cell('congest', (cellId, context) => model.congestCell(cellId, factorOf(context))),
-    { method: 'GET', path: /^\/control\/state$/, handle: () => ({ status: 200, body: model.snapshot() }) },
-    {
-      method: 'POST',
-      path: /^\/control\/reset$/,
-      handle: () => {
-        model.reset();
-        return { status: 200, body: model.snapshot() };
-      },
-    },
+    ...stateRoutes(model),
   ];
 }

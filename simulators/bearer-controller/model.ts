@@ -2,11 +2,11 @@
  * The network behind the PCF: cells, UEs and their dedicated bearers, with seeded, time-scaled
  * set-up delays. HTTP handlers and tests drive it; it reports outcomes through {@link onEvent}.
  */
+import { between, mulberry32, type Prng } from '../common/prng.ts';
 import { admit, isGbr, loadOf, resourceTypeOf } from './admission.ts';
 import * as faults from './faults.ts';
 import { withDefaults, type ModelOptions } from './options.ts';
 import { indexOfIpv4, indexOfMsisdn, Population } from './population.ts';
-import { between, mulberry32, type Prng } from './prng.ts';
 import { SimulatorError } from './problems.ts';
 import type { Bearer, BearerCause, BearerEvent, BearerRequest, Cell, CellLoad, RrcState, SetupTiming, SimView, SubscriberView } from './types.ts';
 

@@ -2,7 +2,7 @@
  * The subscriber population: `+8613900000000` to `+8613900009999`, derived from the index i (the
  * last four digits) until something changes a UE; only changed UEs are stored.
  */
-import { hashUnit } from './prng.ts';
+import { hashUnit } from '../common/prng.ts';
 import type { Plan, RrcState, SimView, SubscriberView } from './types.ts';
 
 export const POPULATION_SIZE = 10_000;

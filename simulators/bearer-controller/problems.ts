@@ -1,8 +1,8 @@
 /**
  * The one error catalog of the simulator. Code throws `new SimulatorError('UE_NOT_FOUND', detail)`;
- * the HTTP layer writes RFC 9457 problem details `{title, status, detail, cause}`.
+ * the shared HTTP layer (`../common/http.ts`) writes RFC 9457 problem details `{title, status, detail, cause}`.
  */
-import { STATUS_CODES } from 'node:http';
+import * as common from '../common/problems.ts';
 
 const CATALOG = {
   INVALID_REQUEST: 400,
@@ -18,34 +18,13 @@ const CATALOG = {
   CELL_FAILED: 409,
   PAYLOAD_TOO_LARGE: 413,
   INTERNAL: 500,
-} as const;
+} as const satisfies Record<string, number> & typeof common.ROUTER_STATUS;
 
 export type ProblemCause = keyof typeof CATALOG;
 
-/** An error the API answers with a problem document. */
-export class SimulatorError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly problem: ProblemCause,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
-    super(detail, options);
-    this.name = 'SimulatorError';
-    this.status = CATALOG[problem];
+/** An error the API answers with a problem document; its status comes from the catalog. */
+export class SimulatorError extends common.SimulatorError<ProblemCause> {
+  constructor(cause: ProblemCause, detail: string, options?: ErrorOptions) {
+    super(cause, CATALOG[cause], detail, options);
   }
-}
-
-/** The body of an error response. */
-export interface Problem {
-  title: string;
-  status: number;
-  detail: string;
-  cause: ProblemCause;
-}
-
-export function problemOf(err: unknown): Problem {
-  const known = err instanceof SimulatorError ? err : new SimulatorError('INTERNAL', 'the simulator failed; see its log', { cause: err });
-  return { title: STATUS_CODES[known.status] ?? 'Error', status: known.status, detail: known.message, cause: known.problem };
 }

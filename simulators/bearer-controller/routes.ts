@@ -2,7 +2,7 @@
  * The Subscriber API (identity and SIM-history lookups by the gateway) and the Bearer API (used by the PCF
  * simulator), over the model.
  */
-import type { Route } from './http.ts';
+import type { Route } from '../common/http.ts';
 import type { BearerControllerModel } from './model.ts';
 import { SimulatorError } from './problems.ts';
 import { parseBearerRequest } from './validate.ts';

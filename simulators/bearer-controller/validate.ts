@@ -1,4 +1,5 @@
 /** Checks the body of `POST /bearers`; anything malformed is a 400 INVALID_REQUEST. */
+import { isHttpUrl, isObject } from '../common/validate.ts';
 import { resourceTypeOf } from './admission.ts';
 import { SimulatorError } from './problems.ts';
 import type { Arp, BearerRequest } from './types.ts';
@@ -9,10 +10,6 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 
 function invalid(detail: string): never {
   throw new SimulatorError('INVALID_REQUEST', detail);
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A bit rate in bit/s: a finite number ≥ 0. */
@@ -43,14 +40,8 @@ function parseFlowDescriptions(value: unknown): string[] {
 }
 
 function parseNotifyUrl(value: unknown): string {
-  let url: URL | undefined;
-  try {
-    url = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    url = undefined;
-  }
-  if (url?.protocol !== 'http:') invalid('notifyUrl must be an absolute http:// URL');
-  return value as string;
+  if (!isHttpUrl(value)) invalid('notifyUrl must be an absolute http:// URL');
+  return value;
 }
 
 /** The bit rates; a GBR 5QI needs both GBRs, each ≤ its MBR (TS 23.501 §5.7.2.5: MFBR ≥ GFBR). */

@@ -2,11 +2,13 @@
  * The Control API: lines, faults and load for tests and demos. Not a TMF API; a real OSS would show
  * these as provisioning, fibre cuts and the enterprise's traffic.
  */
-import type { Route, RouteContext } from './http.ts';
+import { stateRoutes } from '../common/control.ts';
+import type { Route, RouteContext } from '../common/http.ts';
+import { isObject } from '../common/validate.ts';
 import type { LineControllerModel } from './model.ts';
 import { SimulatorError } from './problems.ts';
 import { INVENTORY_API } from './types.ts';
-import { isObject, optionalAmount, parseLineSpec } from './validate.ts';
+import { optionalAmount, parseLineSpec } from './validate.ts';
 
 function bodyOf(context: RouteContext): Record<string, unknown> {
   return isObject(context.body) ? context.body : {};
@@ -48,14 +50,6 @@ export function controlRoutes(model: LineControllerModel): Route[] {
       const { count, state } = failuresOf(context);
       return model.failOrders(id, count, state);
     }),
-    { method: 'GET', path: /^\/control\/state$/, handle: () => ({ status: 200, body: model.snapshot() }) },
-    {
-      method: 'POST',
-      path: /^\/control\/reset$/,
-      handle: () => {
-        model.reset();
-        return { status: 200, body: model.snapshot() };
-      },
-    },
+    ...stateRoutes(model),
   ];
 }

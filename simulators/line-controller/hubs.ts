@@ -3,6 +3,7 @@
  * `DELETE {api}/hub/{id}` removes it. The query may name the event types wanted
  * (`eventType=ServiceStateChangeEvent,ServiceAttributeValueChangeEvent`); other filters are ignored.
  */
+import { isHttpUrl, isObject } from '../common/validate.ts';
 import { SimulatorError } from './problems.ts';
 import type { EventSubscription, HubApi } from './types.ts';
 
@@ -12,20 +13,10 @@ interface Hub extends EventSubscription {
   eventTypes?: ReadonlySet<string>;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** The callback must be an absolute http:// URL: the simulator delivers over plain HTTP/1.1. */
 function callbackOf(value: unknown): string {
-  let url: URL | undefined;
-  try {
-    url = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    url = undefined;
-  }
-  if (url?.protocol !== 'http:') throw new SimulatorError('INVALID_REQUEST', 'callback must be an absolute http:// URL');
-  return value as string;
+  if (!isHttpUrl(value)) throw new SimulatorError('INVALID_REQUEST', 'callback must be an absolute http:// URL');
+  return value;
 }
 
 /** The `eventType` term of a hub query: `eventType=A,B` (spaces allowed around `=` and `,`). */

@@ -2,7 +2,7 @@
  * A dedicated line: its inventory record (what TMF638 shows), the load on it and its performance
  * feed. Every change first brings the feed up to now, so past samples keep the old conditions.
  */
-import type { Prng } from '../bearer-controller/prng.ts';
+import type { Prng } from '../common/prng.ts';
 import { SampleSeries, type Conditions } from './telemetry.ts';
 import { INVENTORY_API, type LineSample, type LineSpec, type RelatedParty, type Service, type ServiceState, type SiteValue } from './types.ts';
 

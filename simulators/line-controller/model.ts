@@ -3,7 +3,7 @@
  * that change a line's bandwidth (TMF641), and each line's performance feed. HTTP handlers and tests
  * drive it; it reports changes through {@link onEvent}.
  */
-import { hashUnit, mulberry32 } from '../bearer-controller/prng.ts';
+import { hashUnit, mulberry32 } from '../common/prng.ts';
 import { HubRegistry } from './hubs.ts';
 import { Line, serviceOf, type InjectedOutcome } from './lines.ts';
 import { withDefaults, type LineModelOptions } from './options.ts';

@@ -1,9 +1,11 @@
 /**
  * The one error catalog of the simulator. Code throws `new SimulatorError('SERVICE_NOT_FOUND', detail)`;
- * the HTTP layer writes it as a TMF Error (TMF630 v4: `{code, reason, message, status, @type}`) on
- * the TMF APIs, and as RFC 9457 problem details `{title, status, detail, cause}` elsewhere.
+ * the shared HTTP layer (`../common/http.ts`) writes it with {@link errorReply}: as a TMF Error
+ * (TMF630 v4: `{code, reason, message, status, @type}`) on the TMF APIs, and as RFC 9457 problem
+ * details `{title, status, detail, cause}` elsewhere.
  */
-import { STATUS_CODES } from 'node:http';
+import { problemReply, type Reply } from '../common/http.ts';
+import * as common from '../common/problems.ts';
 
 const CATALOG = {
   INVALID_JSON: { status: 400, reason: 'The body is not valid JSON' },
@@ -21,22 +23,14 @@ const CATALOG = {
   LINE_EXISTS: { status: 409, reason: 'A service with that id exists' },
   PAYLOAD_TOO_LARGE: { status: 413, reason: 'The body is too large' },
   INTERNAL: { status: 500, reason: 'The simulator failed' },
-} as const;
+} as const satisfies Record<string, { status: number; reason: string }> & { [C in common.RouterCode]: { status: (typeof common.ROUTER_STATUS)[C]; reason: string } };
 
 export type ErrorCode = keyof typeof CATALOG;
 
-/** An error the API answers with an error body. */
-export class SimulatorError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly code: ErrorCode,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
-    super(detail, options);
-    this.name = 'SimulatorError';
-    this.status = CATALOG[code].status;
+/** An error the API answers with an error body; its status comes from the catalog. */
+export class SimulatorError extends common.SimulatorError<ErrorCode> {
+  constructor(code: ErrorCode, detail: string, options?: ErrorOptions) {
+    super(code, CATALOG[code].status, detail, options);
   }
 }
 
@@ -50,23 +44,19 @@ export interface TmfError {
 }
 
 /** RFC 9457 problem details, as the Control API and the performance feed answer. */
-export interface Problem {
-  title: string;
-  status: number;
-  detail: string;
-  cause: ErrorCode;
-}
+export type Problem = common.Problem<ErrorCode>;
 
-function known(err: unknown): SimulatorError {
-  return err instanceof SimulatorError ? err : new SimulatorError('INTERNAL', 'the simulator failed; see its log', { cause: err });
-}
-
+/** The TMF630 Error body of anything thrown (a bug: 500 `INTERNAL`). */
 export function tmfErrorOf(err: unknown): TmfError {
-  const e = known(err);
-  return { code: e.code, reason: CATALOG[e.code].reason, message: e.message, status: String(e.status), '@type': 'Error' };
+  const e = common.simulatorErrorOf(err);
+  // Every code thrown here is this catalog's: the router's own codes are in it too (see `satisfies` above).
+  const code = e.code as ErrorCode;
+  return { code, reason: CATALOG[code].reason, message: e.message, status: String(e.status), '@type': 'Error' };
 }
 
-export function problemOf(err: unknown): Problem {
-  const e = known(err);
-  return { title: STATUS_CODES[e.status] ?? 'Error', status: e.status, detail: e.message, cause: e.code };
+/** The answer to a failed request: a TMF Error under `/tmf-api/` (in `application/json`), problem details elsewhere. */
+export function errorReply(err: unknown, pathname: string): Reply {
+  if (!pathname.startsWith('/tmf-api/')) return problemReply(err);
+  const error = tmfErrorOf(err);
+  return { status: Number(error.status), body: error };
 }

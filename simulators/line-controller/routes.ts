@@ -2,7 +2,7 @@
  * The TMF APIs (TMF638 Service Inventory, TMF641 Service Ordering, their hubs) and the OSS's
  * performance feed, over the model.
  */
-import type { Reply, Route, RouteContext } from './http.ts';
+import type { Reply, Route, RouteContext } from '../common/http.ts';
 import type { LineControllerModel } from './model.ts';
 import { SimulatorError } from './problems.ts';
 import { INVENTORY_API, ORDERING_API, type HubApi } from './types.ts';

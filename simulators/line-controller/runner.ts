@@ -3,7 +3,7 @@
  * order (a second bandwidth change must not overtake the first one on the same equipment):
  * acknowledged → (ack delay: feasibility) → rejected, or inProgress → (execution) → completed | failed.
  */
-import { between, mulberry32, type Prng } from '../bearer-controller/prng.ts';
+import { between, mulberry32, type Prng } from '../common/prng.ts';
 import type { Line } from './lines.ts';
 import type { LineModelOptions } from './options.ts';
 import type { OrderFault, OrderRecord } from './orders.ts';

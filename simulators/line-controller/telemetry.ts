@@ -4,7 +4,7 @@
  * intervals that ended since the last sample are filled in under the conditions that held during
  * them, so no timer runs and a change shows from the next interval on.
  */
-import type { Prng } from '../bearer-controller/prng.ts';
+import type { Prng } from '../common/prng.ts';
 import type { LineSample, ServiceState } from './types.ts';
 
 /** What a sample is computed from; constant between two changes of the line. */

@@ -2,6 +2,7 @@
  * Checks request bodies: `POST /serviceOrder` (TMF641 ServiceOrder_Create, reduced to what this OSS
  * carries out: one `modify` item setting a line's `bandwidth`) and `POST /control/lines`.
  */
+import { isObject } from '../common/validate.ts';
 import { SimulatorError, type ErrorCode } from './problems.ts';
 import type { LineSpec, Note, OrderRequest, SiteValue } from './types.ts';
 
@@ -16,10 +17,6 @@ const MAX_TEXT = 256;
 
 function fail(detail: string, code: ErrorCode = 'INVALID_REQUEST'): never {
   throw new SimulatorError(code, detail);
-}
-
-export function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function optionalText(body: Json, key: string): string | undefined {

@@ -3,8 +3,9 @@
  * binding, Bearer API standing in for Npcf_SMPolicyControl towards the SMF and the RAN behind it).
  */
 import http from 'node:http';
-import { requestJson, type JsonResponse } from './http1.ts';
 import type { Arp, BearerRequest } from '../bearer-controller/types.ts';
+import { isObject } from '../common/validate.ts';
+import { requestJson, type JsonResponse } from './http1.ts';
 
 /** The bearer controller's wire types, as its own code defines them. */
 export type { Arp, BearerRequest };
@@ -81,8 +82,4 @@ export class BearerClient {
 
 function unexpected(what: string, res: JsonResponse): BearerControllerError {
   return new BearerControllerError(`${what} answered ${res.status} ${JSON.stringify(res.body ?? '').slice(0, 200)}`);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -5,7 +5,7 @@
  * even when it overtakes the 202.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../common/server.ts';
 import type { BearerEvent } from './bearer-client.ts';
 import { parseBody } from './http1.ts';
 
@@ -55,14 +55,7 @@ export async function listenForBearerEvents(port: number, onEvent: (token: strin
     });
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const actual = (server.address() as AddressInfo).port;
+  const actual = await listen(server, port, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${actual}/bearer-events`,
     close: () =>

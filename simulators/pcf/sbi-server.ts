@@ -5,7 +5,7 @@
  * HTTP/2 session, so clients get connection refused (not a hang) until `listen()` again.
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../common/server.ts';
 import type { N5Response, PolicyAuthorization } from './handlers.ts';
 import { errorText, type PcfLogger } from './log.ts';
 import { API_BASE } from './n5-types.ts';
@@ -43,16 +43,10 @@ export class SbiServer {
       s.on('error', () => undefined);
     });
     server.on('request', (req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const bound = await listen(server, port, '127.0.0.1');
     server.on('error', (err) => this.log({ level: 'error', msg: 'SBI listener error', err: errorText(err) }));
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   /** Stops listening and drops every connection. */

@@ -4,6 +4,7 @@
  * attributes, the ueIpv4|ueIpv6|ueMac oneOf, BitRate and Ipv4Addr patterns, map and array sizes).
  * Attributes it does not use are not checked.
  */
+import { isObject } from '../common/validate.ts';
 import type { SchemaIssue } from './schemas.ts';
 
 export const BIT_RATE_PATTERN = /^\d+(\.\d+)? (bps|Kbps|Mbps|Gbps|Tbps)$/;
@@ -12,7 +13,6 @@ const SUPP_FEAT_PATTERN = /^[A-Fa-f0-9]*$/;
 const MEDIA_BIT_RATES = ['marBwUl', 'marBwDl', 'mirBwUl', 'mirBwDl', 'maxSuppBwUl', 'maxSuppBwDl', 'minDesBwUl', 'minDesBwDl', 'rrBw', 'rsBw'];
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class Issues {
   readonly list: SchemaIssue[] = [];

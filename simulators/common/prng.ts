@@ -1,5 +1,5 @@
 /**
- * Seeded randomness. Nothing in the simulator may use Math.random: a run is reproduced by its seed.
+ * Seeded randomness. Nothing in a simulator may use Math.random: a run is reproduced by its seed.
  */
 
 /** A source of uniform numbers in [0, 1). */

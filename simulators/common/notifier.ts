@@ -1,34 +1,34 @@
 /**
- * Delivers bearer events to their `notifyUrl` with `POST`, off the request path: the API never
- * waits for it. Events of one bearer go out in order; an unreachable receiver is retried with
- * back-off, then the event is dropped and reported.
+ * Delivers a simulator's events as JSON with `POST {url}`, off the request path: the API never waits
+ * for it. Events under one key (a bearer; a hub and a resource) go out in order, and keys do not wait
+ * for each other. 5xx, 429 or an unreachable listener are retried with back-off, then the event is
+ * dropped and reported.
  */
 import { Agent, request, type ClientRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BearerEvent } from './types.ts';
 
-export interface NotifierOptions {
+export interface NotifierOptions<Event> {
   /** Attempts after the first one. @defaultValue 3 */
   retries: number;
   /** Wait before the first retry; doubles each time. @defaultValue 200 */
   retryDelayMs: number;
   /** Per attempt. @defaultValue 5000 */
   timeoutMs: number;
+  /** Kept-alive connections per listener. @defaultValue 32 */
+  maxSockets: number;
   /** Called when an event is given up. @defaultValue nothing */
-  onDropped: (event: BearerEvent, url: string, reason: string) => void;
+  onDropped: (event: Event, url: string, reason: string) => void;
 }
 
-export const NOTIFIER_DEFAULTS: Readonly<NotifierOptions> = { retries: 3, retryDelayMs: 200, timeoutMs: 5000, onDropped: () => {} };
-
-/** Kept-alive connections to the PCF's bearer-event listener. */
-const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+/** The defaults of {@link NotifierOptions}, spread under the options given. */
+export const NOTIFIER_DEFAULTS: Readonly<NotifierOptions<unknown>> = { retries: 3, retryDelayMs: 200, timeoutMs: 5000, maxSockets: 32, onDropped: () => {} };
 
 /**
- * POSTs `body` and resolves with the status code; rejects when the receiver cannot be reached.
+ * POSTs `body` and resolves with the status code; rejects when the listener cannot be reached.
  * The request joins `inFlight` until it ends, so a cancel can cut it (rather than each request
  * listening on one shared abort signal, which costs O(n) per request under load).
  */
-function post(url: string, body: string, inFlight: Set<ClientRequest>, timeoutMs: number): Promise<number> {
+function post(url: string, body: string, agent: Agent, inFlight: Set<ClientRequest>, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -52,30 +52,34 @@ function post(url: string, body: string, inFlight: Set<ClientRequest>, timeoutMs
   });
 }
 
-export class Notifier {
-  private readonly options: NotifierOptions;
-  /** The tail of each bearer's delivery chain. */
+/** Retrying, per-key ordered JSON POSTs of `Event`s. */
+export class Notifier<Event> {
+  private readonly options: NotifierOptions<Event>;
+  private readonly agent: Agent;
+  /** The tail of each key's delivery chain. */
   private readonly chains = new Map<string, Promise<void>>();
   private abort = new AbortController();
   private readonly inFlight = new Set<ClientRequest>();
 
-  constructor(options: Partial<NotifierOptions> = {}) {
+  constructor(options: Partial<NotifierOptions<Event>> = {}) {
+    // An option given as undefined keeps its default (callers pass their own optional settings through).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.options = { ...NOTIFIER_DEFAULTS, ...given };
+    this.agent = new Agent({ keepAlive: true, maxSockets: this.options.maxSockets });
   }
 
-  /** Queues `event` behind the earlier events of the same bearer; returns at once. */
-  send(event: BearerEvent, url: string): void {
+  /** Queues `event` for `url` behind the earlier events of the same `key`; returns at once. */
+  send(key: string, url: string, event: Event): void {
     const { signal } = this.abort;
-    const previous = this.chains.get(event.bearerId) ?? Promise.resolve();
+    const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(() => this.deliver(event, url, signal));
-    this.chains.set(event.bearerId, next);
+    this.chains.set(key, next);
     void next.then(() => {
-      if (this.chains.get(event.bearerId) === next) this.chains.delete(event.bearerId);
+      if (this.chains.get(key) === next) this.chains.delete(key);
     });
   }
 
-  /** Drops every queued and in-flight delivery. */
+  /** Drops every queued and in-flight delivery; later sends go out as usual (a model reset). */
   cancelAll(): void {
     this.abort.abort();
     this.abort = new AbortController();
@@ -84,19 +88,25 @@ export class Notifier {
     this.chains.clear();
   }
 
-  /** Number of bearers with deliveries still under way. */
+  /** Drops every delivery and the kept-alive connections; the notifier is not used again. */
+  close(): void {
+    this.cancelAll();
+    this.agent.destroy();
+  }
+
+  /** Number of keys with deliveries still under way. */
   get pending(): number {
     return this.chains.size;
   }
 
-  private async deliver(event: BearerEvent, url: string, signal: AbortSignal): Promise<void> {
+  private async deliver(event: Event, url: string, signal: AbortSignal): Promise<void> {
     const { retries, retryDelayMs, timeoutMs, onDropped } = this.options;
     const body = JSON.stringify(event);
     let reason = '';
     for (let attempt = 0; attempt <= retries && !signal.aborted; attempt++) {
       try {
         if (attempt > 0) await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { signal });
-        const status = await post(url, body, this.inFlight, timeoutMs);
+        const status = await post(url, body, this.agent, this.inFlight, timeoutMs);
         if (status < 300) return;
         reason = `HTTP ${status}`;
         // A 4xx will not change by asking again; 5xx and 429 may.

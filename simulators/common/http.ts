@@ -1,10 +1,12 @@
 /**
- * A small JSON router over node:http. Routes return a {@link Reply} or throw a SimulatorError: a
- * TMF Error body under `/tmf-api/`, `application/problem+json` anywhere else.
+ * A small JSON router over node:http, shared by the HTTP/1.1 simulators. Routes return a {@link Reply}
+ * or throw a {@link SimulatorError}; by default the error goes out as `application/problem+json`, and a
+ * simulator whose APIs answer another error body (TMF630 `Error`, say) passes its own `errorReply`.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { problemOf, SimulatorError, tmfErrorOf } from './problems.ts';
+import { problemOf, routerError, SimulatorError } from './problems.ts';
 
+/** What a route's handler gets of the request. */
 export interface RouteContext {
   /** Path parameters (the regexp's groups), URL-decoded. */
   params: string[];
@@ -13,26 +15,47 @@ export interface RouteContext {
   body: unknown;
 }
 
+/** What a route's handler answers; the router writes it as JSON. */
 export interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Of a non-empty body. @defaultValue 'application/json' */
+  contentType?: string;
 }
 
+/** One method on the paths `path` matches; its groups become `params`. */
 export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   path: RegExp;
   handle(context: RouteContext): Reply;
 }
 
+/** How a simulator's router reports bugs and writes errors. */
+export interface RouterOptions {
+  /** Hears about failures that are bugs (anything thrown that is not a SimulatorError; answered 500). */
+  onError(err: unknown): void;
+  /**
+   * The answer to a failed request; `pathname` tells which API it was for ('/' when the URL did not parse).
+   * @defaultValue {@link problemReply}
+   */
+  errorReply?(err: unknown, pathname: string): Reply;
+}
+
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** RFC 9457 problem details `{title, status, detail, cause}` in `application/problem+json`. */
+export function problemReply(err: unknown): Reply {
+  const problem = problemOf(err);
+  return { status: problem.status, body: problem, contentType: 'application/problem+json' };
+}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new SimulatorError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw routerError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -41,7 +64,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new SimulatorError('INVALID_JSON', 'the body is not valid JSON');
+    throw routerError('INVALID_JSON', 'the body is not valid JSON');
   }
 }
 
@@ -49,42 +72,33 @@ function decodeParams(match: RegExpExecArray): string[] {
   try {
     return match.slice(1).map((p) => decodeURIComponent(p));
   } catch (err) {
-    throw new SimulatorError('INVALID_REQUEST', 'the path is not valid percent-encoding', { cause: err });
+    throw routerError('INVALID_REQUEST', 'the path is not valid percent-encoding', { cause: err });
   }
 }
 
 /** Finds the route of a request: 404 for an unknown path, 405 for a known path and another method. */
 function resolve(routes: Route[], method: string, pathname: string): { route: Route; params: string[] } {
   const onPath = routes.map((route) => ({ route, match: route.path.exec(pathname) })).filter((r) => r.match);
-  if (onPath.length === 0) throw new SimulatorError('NOT_FOUND', `no resource at ${pathname}`);
+  if (onPath.length === 0) throw routerError('NOT_FOUND', `no resource at ${pathname}`);
   const hit = onPath.find((r) => r.route.method === method);
-  if (!hit) throw new SimulatorError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`);
+  if (!hit) throw routerError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`);
   return { route: hit.route, params: decodeParams(hit.match!) };
 }
 
-function send(res: ServerResponse, reply: Reply, contentType = 'application/json'): void {
+function send(res: ServerResponse, reply: Reply): void {
   const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
-    ...(text ? { 'content-type': contentType } : {}),
+    ...(text ? { 'content-type': reply.contentType ?? 'application/json' } : {}),
     'content-length': Buffer.byteLength(text),
     ...reply.headers,
   });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: unknown, pathname: string): void {
-  if (pathname.startsWith('/tmf-api/')) {
-    const error = tmfErrorOf(err);
-    send(res, { status: Number(error.status), body: error });
-  } else {
-    const problem = problemOf(err);
-    send(res, { status: problem.status, body: problem }, 'application/problem+json');
-  }
-}
-
-/** The request listener of the server. `onError` hears about failures that are bugs (500). */
-export function createRouter(routes: Route[], onError: (err: unknown) => void): RequestListener {
-  return function lineControllerRouter(req, res) {
+/** The request listener of a simulator's server. */
+export function createRouter(routes: Route[], options: RouterOptions): RequestListener {
+  const { onError, errorReply = problemReply } = options;
+  return function simulatorRouter(req, res) {
     void (async () => {
       let pathname = '/';
       try {
@@ -97,7 +111,7 @@ export function createRouter(routes: Route[], onError: (err: unknown) => void): 
         if (!(err instanceof SimulatorError)) onError(err);
         // Leave nothing unread behind an early error, so the connection can be reused.
         if (!req.complete) req.resume();
-        if (!res.headersSent) sendError(res, err, pathname);
+        if (!res.headersSent) send(res, errorReply(err, pathname));
       }
     })();
   };
