@@ -75,6 +75,20 @@ async function recentlySwapped(deps: ExchangeDeps, windowHours: number | undefin
 }
 
 /**
+ * Asks the network both questions at once (one round trip of latency, not two): does the device
+ * still hold its address, and was the SIM swapped within the window? The device's own answer
+ * decides first: when it no longer holds the address, the SIM question does not matter, not even
+ * when it could not be answered.
+ */
+async function askNetwork(deps: ExchangeDeps, c: Facts, msisdn: string, windowHours: number | undefined): Promise<{ held: boolean; swapped: boolean }> {
+  const [held, swapped] = await Promise.allSettled([stillHeld(deps, c), recentlySwapped(deps, windowHours, msisdn)]);
+  if (held.status === 'rejected') throw held.reason;
+  if (!held.value) return { held: false, swapped: false };
+  if (swapped.status === 'rejected') throw swapped.reason;
+  return { held: true, swapped: swapped.value };
+}
+
+/**
  * Exchanges a token: `judge` looks at the number and asks the network what it needs to, then the
  * token is consumed. The network is asked first, while the token is still intact: when it cannot
  * answer (503) the app can retry with the same token instead of starting the login over. A token
@@ -118,8 +132,9 @@ export async function login(deps: ExchangeDeps, req: ApiRequest<{ token: string 
     req.body.token,
     ctx,
     async (number, facts) => {
-      if (!(await stillHeld(deps, facts))) return 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED' as const;
-      if (await recentlySwapped(deps, policy.simSwapWindowHours, number)) return 'ONE_CLICK_LOGIN.SIM_SWAPPED' as const;
+      const { held, swapped } = await askNetwork(deps, facts, number, policy.simSwapWindowHours);
+      if (!held) return 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED' as const;
+      if (swapped) return 'ONE_CLICK_LOGIN.SIM_SWAPPED' as const;
       return undefined;
     },
     (refused) => ({ outcome: refused ?? 'SUCCESS' }),
@@ -152,9 +167,11 @@ export async function verify(deps: ExchangeDeps, req: ApiRequest<VerifyBody>, ct
       phoneNumber !== undefined
         ? safeEqual(deps.vault.hmac(phoneNumber), facts.numberHmac)
         : safeEqual(createHash('sha256').update(msisdn).digest('hex'), hashedPhoneNumber!.toLowerCase());
-    if (!(await stillHeld(deps, facts))) return 'UNKNOWN' as const;
+    // The SIM history only matters for a number that would PASS.
+    const { held, swapped } = await askNetwork(deps, facts, msisdn, matches ? policy.simSwapWindowHours : undefined);
+    if (!held) return 'UNKNOWN' as const;
     if (!matches) return 'REJECT' as const;
-    if (await recentlySwapped(deps, policy.simSwapWindowHours, msisdn)) return 'UNKNOWN' as const;
+    if (swapped) return 'UNKNOWN' as const;
     return 'PASS' as const;
   }, (result) => ({ outcome: result, reference: verifyId }));
   return { status: 200, body: { verifyResult, verifyId } };
