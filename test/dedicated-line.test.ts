@@ -226,7 +226,28 @@ describe('dedicated line: bandwidth on demand over TMF641/TMF638', function () {
       assert.equal(assess.body.earliestStartTime, iso(t + 1_200_000), 'after the last of the three back-to-back bookings');
     });
 
-    it('the assessment books nothing and finds the earliest start; the plan ceiling is a limit too', async () => {
+    it('the plan ceiling on a line\'s bandwidth is a limit like the port capacity', async () => {
+      await f.gw.http
+        .put('/admin/v1/tenants/globex/applications/globex-app/subscriptions/dedicated-line')
+        .set('Authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ plan: { rateLimit: { requests: 100, windowSeconds: 1 }, maxConcurrentResources: 10, limits: { minRequestDurationSeconds: 1, maxLineBandwidthMbps: 300 } } });
+      const other = await f.gw.token('globex-app');
+      const { lineId } = await newLine(f, { tenant: 'globex', committedMbps: 100, portCapacityMbps: 1000 });
+      const fits = await create(lineId, { bandwidthMbps: 200, duration: 60, startTime: iso(Date.now() + 60_000) }, other);
+      assert.equal(fits.status, 201, '100 + 200 = 300 fits');
+      const over = await create(lineId, { bandwidthMbps: 1, duration: 60, startTime: iso(Date.now() + 90_000) }, other);
+      await expectError(over, 409, 'CONFLICT');
+      assert.match(over.body.message, /would carry 301 Mbps.*plan's maximum line bandwidth of 300 Mbps/);
+      const assess = await f.gw.http.post(`${DL}/lines/${lineId}/assess`).set(auth(other)).send({ bandwidthMbps: 250, duration: 60 });
+      assert.equal(assess.body.fits, false);
+      assert.equal(assess.body.conflict.limit, 'PLAN_LIMIT');
+      assert.equal(assess.body.conflict.limitMbps, 300);
+      assert.equal(assess.body.earliestStartTime, undefined, '100 + 250 is above the ceiling at any time');
+      // Leaves globex's plan slots as it found them.
+      assert.equal((await f.gw.http.delete(`${DL}/lines/${lineId}/bandwidth-requests/${fits.body.requestId}`).set(auth(other))).status, 204);
+    });
+
+    it('the assessment books nothing and finds the earliest start', async () => {
       const { lineId } = await newLine(f, { committedMbps: 100, portCapacityMbps: 1000 });
       const now = Date.now();
       const busy = await create(lineId, { bandwidthMbps: 500, duration: 300 });
