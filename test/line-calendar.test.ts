@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bookedAt, check, describeConflict, earliestStart, loadProfile, type Booking } from '../src/capabilities/dedicated-line/calendar.ts';
+import { check, describeConflict, earliestStart, loadProfile, type Booking } from '../src/capabilities/dedicated-line/calendar.ts';
 
 const H = 3_600_000;
 const line = { committedMbps: 100, portCapacityMbps: 1000 };
@@ -15,8 +15,8 @@ describe('line booking calendar (admission over time)', () => {
       { from: 2 * H, to: 3 * H, mbps: 300 },
       { from: 4 * H, to: 5 * H, mbps: 900 },
     ]);
-    assert.equal(bookedAt(bookings, 1.5 * H), 800);
-    assert.equal(bookedAt(bookings, 3 * H), 0, 'a window is half-open: nothing holds its end');
+    assert.deepEqual(loadProfile(bookings, 1.5 * H, 1.5 * H + 1), [{ from: 1.5 * H, to: 1.5 * H + 1, mbps: 800 }]);
+    assert.deepEqual(loadProfile(bookings, 3 * H, 3 * H + 1), [], 'a window is half-open: nothing holds its end');
   });
 
   it('admits up to the port capacity at every instant and names the first window that breaks it', () => {

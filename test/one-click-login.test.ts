@@ -54,6 +54,22 @@ async function start(net: SimulatedNetwork, options: { config?: Record<string, u
   return { net, gw, server, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tokens: new Map() };
 }
 
+/**
+ * Starts a simulated network and a gateway for the enclosing describe; the returned fixture is
+ * filled in before its tests run, and both are stopped after them.
+ */
+function useFixture(options: Parameters<typeof start>[1] = {}): Fixture {
+  const f = {} as Fixture;
+  before(async () => {
+    Object.assign(f, await start(await startSimulatedNetwork({ timeScale: 0, seed: 7 }), options));
+  });
+  after(async () => {
+    await f.gw?.close();
+    await f.net?.close();
+  });
+  return f;
+}
+
 /** Device responses travel over a real socket, past the harness's recorder: check them here. */
 async function checked(res: DeviceResponse, path: string): Promise<DeviceResponse> {
   const problems = await contractProblems({ method: 'POST', path, status: res.status, headers: res.headers as Record<string, string>, text: res.text });
@@ -63,17 +79,7 @@ async function checked(res: DeviceResponse, path: string): Promise<DeviceRespons
 
 describe('one-click login', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
-  let f: Fixture;
-
-  before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
-    f = await start(net);
-  });
-  after(async () => {
-    await f?.gw.close();
-    await net?.close();
-  });
+  const f = useFixture();
 
   const device = (i: number | string, options: DeviceOptions = {}) => new DeviceEmulator(f.baseUrl, { dataPathAddress: typeof i === 'number' ? ueIp(i) : i, ...options });
   const askToken = async (d: DeviceEmulator, clientId = 'acme-app', extra: Record<string, unknown> = {}) =>
@@ -193,7 +199,7 @@ describe('one-click login', function () {
     });
 
     it('a detached phone: 403 NOT_ON_MOBILE_NETWORK', async () => {
-      await net.control(`ues/${encodeURIComponent(phone(14))}/detach`);
+      await f.net.control(`ues/${encodeURIComponent(phone(14))}/detach`);
       const res = await askToken(device(14));
       assert.equal(res.status, 403, res.text);
       assert.equal(res.body.code, 'ONE_CLICK_LOGIN.NOT_ON_MOBILE_NETWORK');
@@ -240,8 +246,8 @@ describe('one-click login', function () {
     it('the address changed hands since issuance: login 422 SUBSCRIBER_CHANGED, verify UNKNOWN', async () => {
       const forLogin = await issue(21);
       const forVerify = await issue(22);
-      await net.control(`ues/${encodeURIComponent(phone(21))}/detach`);
-      await net.control(`ues/${encodeURIComponent(phone(22))}/detach`);
+      await f.net.control(`ues/${encodeURIComponent(phone(21))}/detach`);
+      await f.net.control(`ues/${encodeURIComponent(phone(22))}/detach`);
       await expectError(await login(forLogin), 422, 'ONE_CLICK_LOGIN.SUBSCRIBER_CHANGED');
       await expectError(await login(forLogin), 422, 'ONE_CLICK_LOGIN.TOKEN_ALREADY_USED');
       const res = await verify({ token: forVerify, phoneNumber: phone(22) });
@@ -254,7 +260,7 @@ describe('one-click login', function () {
     it('a SIM swapped yesterday: an application with a 72 h window gets 422 SIM_SWAPPED and UNKNOWN; others are unaffected', async function () {
       const yesterday = new Date(Date.now() - 24 * 3_600_000).toISOString();
       try {
-        await net.control(`ues/${encodeURIComponent(phone(23))}/sim-swap`, { at: yesterday });
+        await f.net.control(`ues/${encodeURIComponent(phone(23))}/sim-swap`, { at: yesterday });
       } catch (err) {
         console.log(`    skipped: the simulator cannot swap SIMs yet (${(err as Error).message})`);
         return this.skip();
@@ -270,7 +276,7 @@ describe('one-click login', function () {
     it('a swap older than the window, or none: the number is vouched for', async function () {
       const tenDaysAgo = new Date(Date.now() - 240 * 3_600_000).toISOString();
       try {
-        await net.control(`ues/${encodeURIComponent(phone(25))}/sim-swap`, { at: tenDaysAgo });
+        await f.net.control(`ues/${encodeURIComponent(phone(25))}/sim-swap`, { at: tenDaysAgo });
       } catch (err) {
         console.log(`    skipped: the simulator cannot swap SIMs yet (${(err as Error).message})`);
         return this.skip();
@@ -366,17 +372,7 @@ describe('one-click login', function () {
 
 describe('one-click login behind a specific data-path proxy, per-number limit', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
-  let f: Fixture;
-
-  before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
-    f = await start(net, { config: { trustedProxies: ['127.0.0.2/32'] }, oneClickLogin: { addressRate: { requests: 1000, windowSeconds: 60 } } });
-  });
-  after(async () => {
-    await f?.gw.close();
-    await net?.close();
-  });
+  const f = useFixture({ config: { trustedProxies: ['127.0.0.2/32'] }, oneClickLogin: { addressRate: { requests: 1000, windowSeconds: 60 } } });
 
   const device = (i: number, localAddress: string) => new DeviceEmulator(f.baseUrl, { dataPathAddress: ueIp(i), localAddress });
   const ask = async (d: DeviceEmulator) => checked(await d.post(`${OCK}/tokens`, { clientId: 'acme-app' }), `${OCK}/tokens`);
@@ -413,27 +409,17 @@ describe('one-click login behind a specific data-path proxy, per-number limit', 
 
 describe('one-click login while the network cannot answer', function () {
   this.timeout(60_000);
-  let net: SimulatedNetwork;
-  let f: Fixture;
-
-  before(async () => {
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7 });
-    f = await start(net);
-  });
-  after(async () => {
-    await f?.gw.close();
-    await net?.close();
-  });
+  const f = useFixture();
 
   it('503 UNAVAILABLE at exchange leaves the token usable for a retry', async () => {
     const issued = await checked(await new DeviceEmulator(f.baseUrl, { dataPathAddress: ueIp(5) }).post(`${OCK}/tokens`, { clientId: 'acme-app' }), `${OCK}/tokens`);
     assert.equal(issued.status, 201, issued.text);
-    const ports = { bearerControllerPort: Number(new URL(net.subscriberApiUrl).port), pcfPort: Number(new URL(net.pcfApiRoot).port) };
-    await net.close();
+    const ports = { bearerControllerPort: Number(new URL(f.net.subscriberApiUrl).port), pcfPort: Number(new URL(f.net.pcfApiRoot).port) };
+    await f.net.close();
     const bearer = await f.gw.token('acme-app');
     const exchange = () => f.gw.http.post(`${OCK}/login`).set('Authorization', `Bearer ${bearer}`).send({ token: issued.body.token });
     await expectError(await exchange(), 503, 'UNAVAILABLE');
-    net = await startSimulatedNetwork({ timeScale: 0, seed: 7, ...ports });
+    f.net = await startSimulatedNetwork({ timeScale: 0, seed: 7, ...ports });
     const ok = await exchange();
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.phoneNumber, phone(5));

@@ -85,11 +85,6 @@ export function earliestStart(bookings: readonly Booking[], mbps: number, durati
   return undefined;
 }
 
-/** The booked bandwidth at one instant. */
-export function bookedAt(bookings: readonly Booking[], at: number): number {
-  return bookings.reduce((sum, b) => (b.start <= at && b.end > at ? sum + b.mbps : sum), 0);
-}
-
 /** A conflict in words, for the 409 and the assessment: the window and the limit it breaks. */
 export function describeConflict(c: Conflict): string {
   const what = c.limit === 'PORT_CAPACITY' ? 'port capacity' : "plan's maximum line bandwidth";

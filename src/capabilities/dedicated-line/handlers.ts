@@ -32,8 +32,16 @@ type CreateBody = BandwidthBody & { sink?: string; sinkCredential?: SinkCredenti
 /** A startTime this far in the past still means "now" (clock skew between the client and us). */
 const PAST_TOLERANCE_MS = 5_000;
 
+/** The plan's limits of this capability, with their defaults. */
+export interface PlanLimits {
+  maxLineBandwidthMbps?: number;
+  minRequestDurationSeconds: number;
+  maxRequestDurationSeconds: number;
+  bookingHorizonDays: number;
+}
+
 /** The plan's limits of this capability (`limits` of the subscription's plan), with defaults. */
-export function planLimits(plan: Plan): { maxLineBandwidthMbps?: number; minRequestDurationSeconds: number; maxRequestDurationSeconds: number; bookingHorizonDays: number } {
+export function planLimits(plan: Plan): PlanLimits {
   const l = (plan.limits ?? {}) as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
   return {
@@ -45,8 +53,7 @@ export function planLimits(plan: Plan): { maxLineBandwidthMbps?: number; minRequ
 }
 
 /** The window a request asks for, checked against the clock and the plan. */
-function windowOf(body: BandwidthBody, plan: Plan, now: number): { start: number; end: number; immediate: boolean } {
-  const limits = planLimits(plan);
+function windowOf(body: BandwidthBody, limits: PlanLimits, now: number): { start: number; end: number; immediate: boolean } {
   if (body.duration < limits.minRequestDurationSeconds || body.duration > limits.maxRequestDurationSeconds) {
     throw new ApiError('OUT_OF_RANGE', `duration must be between ${limits.minRequestDurationSeconds} and ${limits.maxRequestDurationSeconds} seconds under this plan`);
   }
@@ -72,9 +79,9 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     return { reg, info };
   }
 
-  /** A request the caller created on that line; anyone else's is "not found". */
-  async function ownRequest(req: ApiRequest, ctx: RequestContext): Promise<BandwidthRequestRecord> {
-    const reg = await d.lines.get(req.params.lineId);
+  /** A request the caller created on that line; anyone else's is "not found". `known`: the line, already read. */
+  async function ownRequest(req: ApiRequest, ctx: RequestContext, known?: LineRegistration): Promise<BandwidthRequestRecord> {
+    const reg = known ?? (await d.lines.get(req.params.lineId));
     const r = await d.requests.get(req.params.requestId);
     if (!reg || reg.tenantId !== ctx.principal!.tenantId || !r || r.lineId !== reg.lineId || r.clientId !== ctx.principal!.clientId || r.status === 'DELETED') {
       throw new ApiError('NOT_FOUND', 'bandwidth request not found');
@@ -82,16 +89,17 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     return r;
   }
 
-  function limitsOf(info: LineInfo, plan: Plan): LineLimits {
-    return { committedMbps: info.committedMbps, portCapacityMbps: info.portCapacityMbps, planMaxMbps: planLimits(plan).maxLineBandwidthMbps };
+  function limitsOf(info: LineInfo, plan: PlanLimits): LineLimits {
+    return { committedMbps: info.committedMbps, portCapacityMbps: info.portCapacityMbps, planMaxMbps: plan.maxLineBandwidthMbps };
   }
 
   async function create(req: ApiRequest<CreateBody>, ctx: RequestContext): Promise<Reply> {
     const principal = ctx.principal!;
     const body = req.body;
     const { reg, info } = await ownLine(req, ctx);
+    const plan = planLimits(principal.plan);
     const now = Date.now();
-    const window = windowOf(body, principal.plan, now);
+    const window = windowOf(body, plan, now);
     if (window.immediate && !inService(info)) throw new ApiError('DEDICATED_LINE.LINE_NOT_IN_SERVICE', `line ${reg.lineId} is out of service`);
     d.notifier.checkSink(principal.application, body.sink, body.sinkCredential);
     const id = randomUUID();
@@ -111,7 +119,7 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     };
     await d.limits.acquire(principal.clientId, CAPABILITY, id, principal.plan);
     try {
-      await book(record, limitsOf(info, principal.plan));
+      await book(record, limitsOf(info, plan));
     } catch (err) {
       await d.limits.release(principal.clientId, CAPABILITY, id);
       throw err;
@@ -205,9 +213,10 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
       return { status: 204 };
     },
     async extendBandwidthRequest(req: ApiRequest<{ requestedAdditionalDuration: number }>, ctx) {
-      const r = await ownRequest(req, ctx);
-      const { info } = await ownLine(req, ctx);
-      const max = planLimits(ctx.principal!.plan).maxRequestDurationSeconds;
+      const { reg, info } = await ownLine(req, ctx);
+      const r = await ownRequest(req, ctx, reg);
+      const plan = planLimits(ctx.principal!.plan);
+      const max = plan.maxRequestDurationSeconds;
       for (let attempt = 0; attempt < 20; attempt++) {
         const cur = attempt === 0 ? r : await d.requests.get(r.id);
         if (!cur || cur.status !== 'AVAILABLE' || Date.now() >= cur.endAt) {
@@ -218,7 +227,7 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
         const next = { ...cur, v: cur.v + 1, duration, endAt: cur.startAt + duration * 1000 };
         if (next.endAt === cur.endAt) return { status: 200, body: requestView(cur) };
         const cal = await d.requests.calendar(cur.lineId);
-        const verdict = check(live(cal.bookings), { start: cur.endAt, end: next.endAt, mbps: cur.bandwidthMbps }, limitsOf(info, ctx.principal!.plan), cur.id);
+        const verdict = check(live(cal.bookings), { start: cur.endAt, end: next.endAt, mbps: cur.bandwidthMbps }, limitsOf(info, plan), cur.id);
         if (!verdict.fits) throw new ApiError('CONFLICT', `the extension does not fit: ${describeConflict(verdict.conflict)}`);
         const outcome = await d.requests.writeChecked(
           next,
@@ -236,13 +245,14 @@ export function lineHandlers(d: HandlerDeps): Record<string, OperationHandler> {
     },
     async assessBandwidthRequest(req: ApiRequest<BandwidthBody>, ctx) {
       const { info } = await ownLine(req, ctx);
+      const plan = planLimits(ctx.principal!.plan);
       const now = Date.now();
-      const window = windowOf(req.body, ctx.principal!.plan, now);
+      const window = windowOf(req.body, plan, now);
       if (window.immediate && !inService(info)) throw new ApiError('DEDICATED_LINE.LINE_NOT_IN_SERVICE', `line ${req.params.lineId} is out of service`);
-      const limits = limitsOf(info, ctx.principal!.plan);
+      const limits = limitsOf(info, plan);
       const bookings = live((await d.requests.calendar(req.params.lineId)).bookings, now);
       const verdict = check(bookings, { start: window.start, end: window.end, mbps: req.body.bandwidthMbps }, limits);
-      const horizon = now + planLimits(ctx.principal!.plan).bookingHorizonDays * 86_400_000;
+      const horizon = now + plan.bookingHorizonDays * 86_400_000;
       const earliest = verdict.fits ? window.start : earliestStart(bookings, req.body.bandwidthMbps, req.body.duration * 1000, limits, window.start, horizon);
       const body: Record<string, unknown> = { fits: verdict.fits, startTime: new Date(window.start).toISOString() };
       if (earliest !== undefined) body.earliestStartTime = new Date(earliest).toISOString();

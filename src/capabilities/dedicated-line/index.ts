@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineErrors } from '../../http/errors.ts';
+import { ApiError, defineErrors } from '../../http/errors.ts';
 import { ConfigError } from '../../infra/config.ts';
 import { IdempotencyStore } from '../../http/idempotency.ts';
 import type { Capability, CapabilityRuntime, PlatformServices } from '../types.ts';
@@ -9,7 +9,6 @@ import { lineProcessors } from './jobs.ts';
 import { CAPABILITY, BandwidthLifecycle } from './lifecycle.ts';
 import { LineStore } from './lines.ts';
 import { RequestStore } from './requests.ts';
-import { ApiError } from '../../http/errors.ts';
 
 defineErrors({
   'DEDICATED_LINE.LINE_NOT_IN_SERVICE': { status: 422, message: 'The line is out of service.' },

@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { JobQueues } from '../../jobs/queues.ts';
+import type { JobData } from '../../jobs/registry.ts';
 import type { KeyBuilder, RedisClient } from '../../infra/redis.ts';
 import type { Limits } from '../../tenancy/limits.ts';
 import type { Logger } from '../../infra/logger.ts';
@@ -68,7 +69,7 @@ export class BandwidthLifecycle {
     });
   }
 
-  async enqueue<N extends 'dedicated-line.timer' | 'dedicated-line.sync'>(name: N, data: import('../../jobs/registry.ts').JobData<N>, jobId: string, delayMs = 0, opts: JobsOptions = {}): Promise<void> {
+  async enqueue<N extends 'dedicated-line.timer' | 'dedicated-line.sync'>(name: N, data: JobData<N>, jobId: string, delayMs = 0, opts: JobsOptions = {}): Promise<void> {
     await this.queues.add(name, data, { ...opts, jobId, delay: Math.max(0, delayMs) });
   }
 

@@ -153,14 +153,14 @@ export class SessionStore extends RecordStore<SessionRecord> {
     };
     const ue = this.ueIndex(record.ueKey);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const [ids, raws] = await run.egQodUeSessions(ue, this.sessionKey(''));
+      const [ids, raws] = await run.egQodUeSessions(ue, this.keyOf(''));
       for (const raw of raws) {
         if (!raw) continue;
         const s = JSON.parse(raw) as SessionRecord;
         if ((s.status === 'REQUESTED' || s.status === 'AVAILABLE') && o.overlaps(s)) return 'conflict';
       }
       const result = await run.egQodCreate(
-        this.sessionKey(record.id),
+        this.keyOf(record.id),
         ue,
         this.clientDeviceIndex(record.clientId, record.ueKey),
         this.outbox,
@@ -183,9 +183,6 @@ export class SessionStore extends RecordStore<SessionRecord> {
     throw new ConcurrentChangeError(record.id);
   }
 
-  sessionKey(id: string): string {
-    return this.keyOf(id);
-  }
   /** Active (REQUESTED or AVAILABLE) sessions of a UE, across clients: for flow-overlap checks. */
   ueIndex(ueKey: string): string {
     return this.key('qod', 'ue', ueKey);
