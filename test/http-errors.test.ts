@@ -225,8 +225,10 @@ describe('x-correlator', () => {
     }
     assert.equal(job!.body.status, 'DONE');
     assert.equal(job!.body.correlator, correlator, 'the worker saw the request correlator');
-    const lines = gw.logs.lines.filter((l) => l.correlator === correlator);
-    assert.ok(lines.some((l) => l.msg === 'request' && l.operation === 'createEchoJob' && l.clientId === 'acme-app'));
-    assert.ok(lines.some((l) => l.msg === 'job completed' && l.job === 'echo.process'), 'the worker logged with the correlator');
+    // The worker logs its completion after the job's result is stored, so the line may trail the DONE read.
+    const lines = () => gw.logs.lines.filter((l) => l.correlator === correlator);
+    for (let i = 0; i < 100 && !lines().some((l) => l.msg === 'job completed'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(lines().some((l) => l.msg === 'request' && l.operation === 'createEchoJob' && l.clientId === 'acme-app'));
+    assert.ok(lines().some((l) => l.msg === 'job completed' && l.job === 'echo.process'), 'the worker logged with the correlator');
   });
 });
