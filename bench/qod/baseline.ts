@@ -1,8 +1,8 @@
 import { startChild } from '../support/children.ts';
 import type { Cleanup } from '../support/cleanup.ts';
-import { progress, runLoad, type LoadResult } from '../support/load.ts';
+import { progress, runLoad, type Side } from '../support/load.ts';
 import { startBenchRedis } from '../support/redis.ts';
-import { usageMeter, type Usage } from '../support/usage.ts';
+import { usageMeter } from '../support/usage.ts';
 
 /** How every closed-loop load run of the benchmark is shaped. */
 export interface LoadSettings {
@@ -17,30 +17,35 @@ export interface LoadSettings {
 /** What the baseline is sent: a small JSON document, about the size of a short createSession body. */
 export const BASELINE_BODY = JSON.stringify({ device: { phoneNumber: '+8613900000001' }, qosProfile: 'QOS_BENCH', duration: 3600 });
 
-/** Serves the baseline from its own process on its own AOF redis-server and measures it; stops both before returning. */
-export async function measureBaseline(cleanup: Cleanup, settings: LoadSettings): Promise<{ load: LoadResult; usage: Usage }> {
+/**
+ * Serves the baseline from its own process on its own AOF redis-server, as one side of an
+ * alternating measurement (see {@link alternate}); `stop` stops both.
+ */
+export async function startBaseline(cleanup: Cleanup, settings: LoadSettings): Promise<{ side: Side; stop(): Promise<void> }> {
   progress('baseline: starting a private redis-server (appendonly, everysec) and the express 5 + ioredis server');
   const redis = await startBenchRedis(cleanup, 'baseline');
   const child = await startChild('baseline server', 'bench/baseline-server.ts', { REDIS_URL: redis.server.url });
   const stopChild = cleanup.add('baseline server', () => child.stop());
-  try {
-    const load = {
-      url: `http://127.0.0.1:${child.ready.port}/items`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: BASELINE_BODY,
-      connections: settings.connections,
-    };
-    progress(`baseline: warm-up ${settings.warmupSeconds} s`);
-    await runLoad('baseline warm-up', { ...load, duration: settings.warmupSeconds });
-    progress(`baseline: measuring ${settings.durationSeconds} s at ${settings.connections} connections`);
-    const meter = await usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url);
-    const result = await runLoad('baseline', { ...load, duration: settings.durationSeconds });
-    const usage = await meter.per(result.ok);
-    progress(`baseline: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
-    return { load: result, usage };
-  } finally {
-    await stopChild();
-    await redis.stop();
-  }
+  const load = {
+    url: `http://127.0.0.1:${child.ready.port}/items`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body: BASELINE_BODY,
+    connections: settings.connections,
+  };
+  const side: Side = {
+    name: 'baseline',
+    async run(seconds, warmUp) {
+      const meter = await usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url);
+      const result = await runLoad(warmUp ? 'baseline warm-up' : 'baseline', { ...load, duration: seconds });
+      return { load: result, usage: await meter.per(result.ok) };
+    },
+  };
+  return {
+    side,
+    async stop() {
+      await stopChild();
+      await redis.stop();
+    },
+  };
 }

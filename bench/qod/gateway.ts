@@ -3,11 +3,11 @@ import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { startChild, type Child } from '../support/children.ts';
 import type { Cleanup } from '../support/cleanup.ts';
-import { progress, runLoad, type LoadResult } from '../support/load.ts';
+import { alternate, progress, runLoad, type LoadResult, type Measured, type Side } from '../support/load.ts';
 import { pacedPost } from '../support/paced.ts';
 import { startBenchRedis, type BenchRedis } from '../support/redis.ts';
 import { percentile } from '../support/stats.ts';
-import { usageMeter, type Usage } from '../support/usage.ts';
+import { stealMeter, usageMeter, type Usage } from '../support/usage.ts';
 import type { LoadSettings } from './baseline.ts';
 import { BENCH_CLIENT, ELIGIBLE_SUBSCRIBERS, MAX_FLOWS_PER_UE, createBody } from './bootstrap.ts';
 import { TimingSink } from './sink.ts';
@@ -30,6 +30,8 @@ export interface ActivationResult {
   toAvailable: { p50: number; p99: number };
   /** From that transition to the event's arrival at the sink (wall clock, same machine), ms. */
   toSink: { p50: number; p99: number };
+  /** Share of the machine's CPU time stolen by the hypervisor while the creates were sent. */
+  stolen: number;
 }
 
 /** Sessions created under load with every process running, counted once they are AVAILABLE. */
@@ -48,6 +50,8 @@ export interface GatewayResults {
   /** The gateway process alone: createSession's own throughput (activation jobs wait in Redis). */
   create: LoadResult;
   usage: Usage;
+  /** The baseline, measured in windows alternating with `create`'s. */
+  baseline: Measured;
   /** The worker process working off that backlog alone. */
   backlog: { sessions: number; seconds: number; rate: number; usage: Usage };
   /** Everything running at once under the same closed-loop load. */
@@ -186,7 +190,7 @@ async function drain(g: Running, timeoutMs = 120_000): Promise<void> {
 }
 
 /** Latencies from the send times of created sessions to their AVAILABLE events. */
-async function activationOf(g: Running, sentAt: Map<string, number>, rate: number, create: { p50: number; p99: number }): Promise<ActivationResult> {
+async function activationOf(g: Running, sentAt: Map<string, number>, rate: number, create: { p50: number; p99: number }, stolen: number): Promise<ActivationResult> {
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
   const arrived = [...sentAt].filter(([id]) => g.sink.available.has(id));
   const latencies = arrived.map(([id, sent]) => g.sink.available.get(id)! - sent);
@@ -200,7 +204,7 @@ async function activationOf(g: Running, sentAt: Map<string, number>, rate: numbe
     const toAvailable = records.map((r) => r.startedAt! - r.createdAt);
     const toSink = records.map((r) => g.sink.availableAt.get(r.id)! - r.startedAt!);
     const split = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99) });
-    return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99, toAvailable: split(toAvailable), toSink: split(toSink) };
+    return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99, toAvailable: split(toAvailable), toSink: split(toSink), stolen };
   } finally {
     redis.disconnect();
   }
@@ -209,6 +213,7 @@ async function activationOf(g: Running, sentAt: Map<string, number>, rate: numbe
 /** Creates at `rate` per second, evenly spaced, timing each session from send to AVAILABLE. */
 async function pacedActivation(g: Running, rate: number, count: number): Promise<ActivationResult> {
   const sentAt = new Map<string, number>();
+  const stolen = stealMeter();
   const r = await pacedPost({
     url: g.url,
     rate,
@@ -220,7 +225,7 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
     },
   });
   g.created += r.statuses['201'] ?? 0;
-  return activationOf(g, sentAt, rate, r);
+  return activationOf(g, sentAt, rate, r, stolen());
 }
 
 /**
@@ -258,31 +263,36 @@ async function burstActivation(g: Running, rate: number, connections: number, du
     onInstance,
   );
   g.created += r.statuses['201'] ?? 0;
-  return activationOf(g, sentAt, rate, r);
+  return activationOf(g, sentAt, rate, r, r.stolen);
 }
 
 /**
  * The deployment in four steps: createSession at full load on the gateway process alone (its jobs
- * wait in Redis); the worker process starts and works the backlog off; the same load with every
+ * wait in Redis), in windows alternating with the baseline's, which is stopped after; the worker process starts and works the backlog off; the same load with every
  * process running, counted until each session is AVAILABLE (the sustained rate); activation
- * latency at half that rate. Stops it all before returning.
+ * latency at half that rate. Stops it all before returning (on failure, the run's cleanup stops the baseline).
  */
-export async function measureGateway(cleanup: Cleanup, settings: LoadSettings): Promise<GatewayResults> {
+export async function measureGateway(cleanup: Cleanup, settings: LoadSettings, baseline: { side: Side; stop(): Promise<void> }): Promise<GatewayResults> {
   progress('gateway: starting a private redis-server, the simulated network (timeScale 0) and the gateway process (gateway role)');
   const g = await startDeployment(cleanup);
   try {
-    progress(`gateway: warm-up ${settings.warmupSeconds} s`);
-    await createLoad(g, 'gateway warm-up', settings.connections, settings.warmupSeconds);
-
-    progress(`gateway: measuring createSession ${settings.durationSeconds} s at ${settings.connections} connections (no worker running yet)`);
-    let meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
-    const create = await createLoad(g, 'createSession', settings.connections, settings.durationSeconds);
-    const usage = await meter.per(create.ok);
-    progress(`gateway: ${create.rps.toFixed(0)} sessions/s, p50 ${create.p50} ms, p99 ${create.p99} ms; statuses ${JSON.stringify(create.statuses)}`);
+    progress(`gateway: createSession against the baseline, ${settings.durationSeconds} s each at ${settings.connections} connections in alternating windows (no worker running yet)`);
+    const gatewaySide: Side = {
+      name: 'createSession',
+      async run(seconds, warmUp) {
+        const meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
+        const load = await createLoad(g, warmUp ? 'createSession warm-up' : 'createSession', settings.connections, seconds);
+        return { load, usage: await meter.per(load.ok) };
+      },
+    };
+    const [baselineRun, createRun] = await alternate(baseline.side, gatewaySide, settings);
+    await baseline.stop();
+    const { load: create, usage } = createRun;
+    progress(`gateway: ${create.rps.toFixed(0)} sessions/s, p50 ${create.p50} ms, p99 ${create.p99} ms; statuses ${JSON.stringify(create.statuses)}; baseline ${baselineRun.load.rps.toFixed(0)} req/s`);
 
     progress(`gateway: starting the worker process; it works off ${g.created} queued activations`);
     await g.startWorker();
-    meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
+    let meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
     const backlogStart = performance.now();
     const backlogSessions = g.created;
     await drain(g);
@@ -319,7 +329,7 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings): 
     const burst = await burstActivation(g, rate, settings.connections, burstSeconds);
     progress(`gateway: in bursts, activation p50 ${burst.p50.toFixed(1)} ms, p99 ${burst.p99.toFixed(1)} ms`);
     if (g.spread.used > g.spread.capacity) progress(`warning: ${g.spread.used} sessions exceed the ${g.spread.capacity} distinct (device, port) pairs; some overlapped`);
-    return { create, usage, backlog, sustained, activation, burst, otherEvents: Object.fromEntries(g.sink.others) };
+    return { create, usage, baseline: baselineRun, backlog, sustained, activation, burst, otherEvents: Object.fromEntries(g.sink.others) };
   } finally {
     await g.stop();
   }

@@ -1,4 +1,6 @@
 import autocannon from 'autocannon';
+import { percentile } from './stats.ts';
+import { stealMeter, sumUsage, type Usage } from './usage.ts';
 
 /** What a load run measured, in the units the report uses. */
 export interface LoadResult {
@@ -7,6 +9,10 @@ export interface LoadResult {
   /** Latency percentiles of every response, ms. */
   p50: number;
   p99: number;
+  /** The response time of every response, ms (to combine runs). */
+  latencies: number[];
+  /** Share of the machine's CPU time stolen by the hypervisor during the run (see {@link stealMeter}). */
+  stolen: number;
   /** Responses by status code. */
   statuses: Record<string, number>;
   /** Requests that got no response: connection errors (timeouts included) and, of those, timeouts. */
@@ -23,7 +29,10 @@ export interface LoadResult {
  */
 export async function runLoad(label: string, options: autocannon.Options, progressEverySeconds = 5, onInstance?: (i: autocannon.Instance) => void): Promise<LoadResult> {
   const instance = autocannon({ timeout: 10, ...options });
+  const latencies: number[] = [];
+  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   onInstance?.(instance);
+  const stolen = stealMeter();
   let seconds = 0;
   let count = 0;
   instance.on('tick', ({ counter }: { counter: number }) => {
@@ -36,14 +45,80 @@ export async function runLoad(label: string, options: autocannon.Options, progre
   const ok = Object.entries(statuses).reduce((n, [code, c]) => (code.startsWith('2') ? n + c : n), 0);
   return {
     rps: ok / r.duration,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    latencies,
+    stolen: stolen(),
     statuses,
     errors: r.errors,
     timeouts: r.timeouts,
     ok,
     durationSeconds: r.duration,
   };
+}
+
+/** A closed-loop load run with what the server side spent on it. */
+export interface Measured {
+  load: LoadResult;
+  usage: Usage;
+}
+
+/** One side of a comparison: runs its load for `seconds`, metered unless it is a warm-up. */
+export interface Side {
+  name: string;
+  run(seconds: number, warmUp: boolean): Promise<Measured>;
+}
+
+/** Several runs of the same load as one: their responses together over their time together. */
+export function combine(runs: readonly Measured[]): Measured {
+  const loads = runs.map((r) => r.load);
+  const sum = (pick: (l: LoadResult) => number) => loads.reduce((a, l) => a + pick(l), 0);
+  const durationSeconds = sum((l) => l.durationSeconds);
+  const ok = sum((l) => l.ok);
+  const statuses: Record<string, number> = {};
+  for (const l of loads) for (const [code, n] of Object.entries(l.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const latencies = loads.flatMap((l) => l.latencies);
+  return {
+    load: {
+      rps: ok / durationSeconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      latencies,
+      stolen: sum((l) => l.stolen * l.durationSeconds) / durationSeconds,
+      statuses,
+      errors: sum((l) => l.errors),
+      timeouts: sum((l) => l.timeouts),
+      ok,
+      durationSeconds,
+    },
+    usage: sumUsage(runs.map((r) => ({ usage: r.usage, n: r.load.ok }))),
+  };
+}
+
+/**
+ * Measures two sides in alternating windows, A B B A (then A B B A again for more rounds), after a
+ * warm-up of each. On a shared virtual machine the CPU left to us drifts by a factor of two within
+ * minutes; measured one after the other, a gateway and its baseline would be compared across
+ * different machines. Alternating windows give both the same share of good and bad moments, and
+ * the mirrored order cancels a steady drift.
+ */
+export async function alternate(a: Side, b: Side, o: { warmupSeconds: number; durationSeconds: number; windows?: number }): Promise<[Measured, Measured]> {
+  const windows = o.windows ?? 4;
+  const seconds = o.durationSeconds / (windows / 2);
+  for (const side of [a, b]) {
+    progress(`${side.name}: warm-up ${o.warmupSeconds} s`);
+    await side.run(o.warmupSeconds, true);
+  }
+  const runs = new Map<Side, Measured[]>([[a, []], [b, []]]);
+  for (let w = 0; w < windows; w++) {
+    // A B | B A | A B | B A ...
+    const side = (w % 4 === 0 || w % 4 === 3) ? a : b;
+    progress(`${side.name}: window ${Math.floor(w / 2) + 1} of ${windows / 2}, ${seconds} s`);
+    const m = await side.run(seconds, false);
+    progress(`  ${side.name}: ${Math.round(m.load.rps)} req/s, p50 ${m.load.p50.toFixed(1)} ms, p99 ${m.load.p99.toFixed(1)} ms, CPU stolen ${(m.load.stolen * 100).toFixed(0)}%`);
+    runs.get(side)!.push(m);
+  }
+  return [combine(runs.get(a)!), combine(runs.get(b)!)];
 }
 
 const started = Date.now();

@@ -47,6 +47,42 @@ async function commandCounts(redis: Redis): Promise<{ commands: number; scripts:
   return { commands, scripts };
 }
 
+/**
+ * The share of the machine's CPU time the hypervisor gave to others (the `steal` column of
+ * /proc/stat) between now and when the returned function is called: on a shared virtual machine
+ * it rises and falls with the neighbours, and every number measured meanwhile with it. NaN where
+ * /proc/stat is not there.
+ */
+export function stealMeter(): () => number {
+  const read = () => {
+    try {
+      const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number);
+      return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] };
+    } catch {
+      return { total: NaN, steal: NaN };
+    }
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    return end.total > start.total ? (end.steal - start.steal) / (end.total - start.total) : NaN;
+  };
+}
+
+/** Usage over several windows, each measured per its own `n` requests, as one per-request figure. */
+export function sumUsage(parts: ReadonlyArray<{ usage: Usage; n: number }>): Usage {
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const total = (pick: (u: Usage) => number) => parts.reduce((a, p) => a + pick(p.usage) * p.n, 0) / n;
+  const names = [...new Set(parts.flatMap((p) => Object.keys(p.usage.byProcess)))];
+  return {
+    serverCpuMs: total((u) => u.serverCpuMs),
+    byProcess: Object.fromEntries(names.map((name) => [name, total((u) => u.byProcess[name] ?? 0)])),
+    redisCpuMs: total((u) => u.redisCpuMs),
+    redisCommands: total((u) => u.redisCommands),
+    redisScripts: total((u) => u.redisScripts),
+  };
+}
+
 const cpuOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
 
 /**
