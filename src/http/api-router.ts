@@ -178,14 +178,21 @@ export async function buildApi(
   return { basePath, title: definition.info.title, handle };
 }
 
-/** Writes a handler's reply. */
+/**
+ * Writes a handler's reply with node's own response calls: express's `send` would work out a
+ * content type, a charset, an ETag (disabled) and freshness for every answer, all known here.
+ */
 export function writeReply(res: Response, reply: Reply): void {
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  res.statusCode = reply.status;
   if (reply.body === undefined) {
-    res.status(reply.status).end();
+    res.end();
     return;
   }
-  res.status(reply.status).type('application/json').send(JSON.stringify(reply.body));
+  const body = JSON.stringify(reply.body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 /**
