@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startChild } from './support/children.ts';
 import type { Cleanup } from './support/cleanup.ts';
-import { alternate, progress, runLoad, type Measured, type Side } from './support/load.ts';
+import { alternate, progress, runLoad, WARM_UP_RESPONSES, type Measured, type Side } from './support/load.ts';
 import { pacedPostInChild, type PacedResult } from './support/paced.ts';
 import { startBenchRedis } from './support/redis.ts';
 import { fmt } from './support/stats.ts';
@@ -140,7 +140,7 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     progress(`issuance: ${fmt(issue.load.rps)} req/s against the baseline's ${fmt(baselineIssue.load.rps)}`);
     // The exchange spends one token per request: issue enough first (not measured).
     // An exchange costs about what an issuance does; twice the issuance rate over the steps leaves a margin.
-    const needed = Math.ceil(issue.load.rps * 2 * (LOAD.warmupSeconds + LOAD.durationSeconds + PACED_SECONDS));
+    const needed = Math.ceil(issue.load.rps * 2 * (LOAD.warmupSeconds + LOAD.durationSeconds + PACED_SECONDS)) + WARM_UP_RESPONSES;
     while (pool.length < needed) {
       progress(`  issuing tokens for the exchange: ${pool.length} of ${needed}`);
       await runLoad('top-up', { ...issueOptions, duration: Math.min(20, Math.ceil((needed - pool.length) / Math.max(1, issue.load.rps)) + 1) });
@@ -211,7 +211,7 @@ function report(r: Results, seconds: number): string {
     '',
     'How each number was measured:',
     '',
-    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), once against issuance and once against exchange, the baseline and the gateway running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response. Then ${PACED_SECONDS} s at half the baseline's rate, right before the gateway's paced step, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency.`,
+    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, a warm-up of ${LOAD.warmupSeconds} s or more, until ${WARM_UP_RESPONSES} answers, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), once against issuance and once against exchange, the baseline and the gateway running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response. Then ${PACED_SECONDS} s at half the baseline's rate, right before the gateway's paced step, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency.`,
     `- **Deployment**: the simulated network in its own process (\`bench/network-process.ts\`: its subscriber API is the UE table that identifies devices by address), a gateway process (\`bench/gateway-process.ts\`, role gateway, bootstrap \`bench/auth/bootstrap.ts\`: one application on a plan that never limits; per-address and per-number limits far above the run), one AOF redis-server, LOG_LEVEL=warn.`,
     `- **Issuance**: \`POST ${OCL}/tokens\` as the phones' SDK sends it, each request from another of ${DEVICES} UEs (its data-path address in X-Forwarded-For from loopback, the trusted proxy in this deployment); the gateway resolves the address to the subscriber, applies the limits, stores the token (hashed, the number sealed) and answers 201. Only 201s count.`,
     `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly; the target is its p99.`,

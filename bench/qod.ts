@@ -14,7 +14,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Cleanup } from './support/cleanup.ts';
-import { progress, type Measured } from './support/load.ts';
+import { progress, WARM_UP_RESPONSES, type Measured } from './support/load.ts';
 import { machineFacts, table, writeSection } from './support/report.ts';
 import { fmt } from './support/stats.ts';
 import type { Usage } from './support/usage.ts';
@@ -102,7 +102,7 @@ function memoryTable(m: MemoryResult): string {
 function method(r: Results): string[] {
   const m = r.memory;
   return [
-    `- **Baseline**: \`bench/baseline-server.ts\`, express 5 + ioredis in its own Node process, \`POST /items\` with a JSON body of ${BASELINE_BODY.length} bytes doing one \`SET item:<uuid>\`, on its own redis-server (appendonly yes, appendfsync everysec, noeviction). autocannon ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), both running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response.`,
+    `- **Baseline**: \`bench/baseline-server.ts\`, express 5 + ioredis in its own Node process, \`POST /items\` with a JSON body of ${BASELINE_BODY.length} bytes doing one \`SET item:<uuid>\`, on its own redis-server (appendonly yes, appendfsync everysec, noeviction). autocannon ${LOAD.connections} connections, a warm-up of ${LOAD.warmupSeconds} s or more, until ${WARM_UP_RESPONSES} answers, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), both running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response.`,
     `- **Deployment**: as in production, each part in its own Node process: the simulated network (\`bench/network-process.ts\`: PCF over h2c and bearer controller with its subscriber API, timeScale 0), a gateway process (\`bench/gateway-process.ts\`, role gateway) and a worker process (the same, role worker), one AOF redis-server, LOG_LEVEL=warn. Every request a distinct (phone number, application server port), QoS profile QOS_BENCH (non-GBR, so the simulated cells admit every flow), a sink on loopback in the benchmark process.`,
     `- **createSession throughput**: the gateway process answering createSession with the baseline's autocannon settings while no worker runs yet, so the figure is the API's own (the baseline's endpoint has no work behind it either); every session is written with its activation job, which waits in Redis. Only 201s count. The worker process then starts and works that backlog off (every session reported AVAILABLE at the sink).`,
     `- **Sustained rate**: the same load for ${LOAD.durationSeconds} s with every process running; the sessions answered 201 in that window divided by the time from its start until the sink had the AVAILABLE event of the last of them. This is the highest create rate the system carries through to AVAILABLE on this machine; the two cores are shared by the load generator, the three processes and Redis.`,

@@ -105,10 +105,33 @@ export function combine(runs: readonly Measured[]): Measured {
 export async function alternate(a: Side, b: Side, o: { warmupSeconds: number; durationSeconds: number; windows?: number }): Promise<[Measured, Measured]> {
   const windows = o.windows ?? 4;
   const seconds = o.durationSeconds / (windows / 2);
-  for (const side of [a, b]) {
-    progress(`${side.name}: warm-up ${o.warmupSeconds} s`);
-    await side.run(o.warmupSeconds, true);
+  for (const side of [a, b]) await warmUp(side, o.warmupSeconds);
+  return measureAlternately(a, b, windows, seconds);
+}
+
+/** Responses a side must have answered before it is measured: its hot paths optimised by the JIT. */
+export const WARM_UP_RESPONSES = 5000;
+/** A side that stays this slow is measured anyway (and is slow). */
+const WARM_UP_MAX_SECONDS = 15;
+
+/**
+ * At least `seconds` of load, and more until the side has answered {@link WARM_UP_RESPONSES}: on a
+ * slow machine a few seconds of a heavy endpoint are a few hundred requests, too few for V8 to
+ * have optimised what every request runs.
+ */
+async function warmUp(side: Side, seconds: number): Promise<void> {
+  let answered = 0;
+  let spent = 0;
+  while (spent < seconds || (answered < WARM_UP_RESPONSES && spent < WARM_UP_MAX_SECONDS)) {
+    const step = spent < seconds ? seconds : 2;
+    progress(`${side.name}: warm-up ${step} s (${answered} answered so far)`);
+    const m = await side.run(step, true);
+    answered += Object.values(m.load.statuses).reduce((x, y) => x + y, 0);
+    spent += step;
   }
+}
+
+async function measureAlternately(a: Side, b: Side, windows: number, seconds: number): Promise<[Measured, Measured]> {
   const runs = new Map<Side, Measured[]>([[a, []], [b, []]]);
   for (let w = 0; w < windows; w++) {
     // A B | B A | A B | B A ...
