@@ -14,7 +14,7 @@ import { DL, inventory, lineBootstrap, newLine, ordersOf, until } from './suppor
  * the gateway's processes, or Redis from its append-only file. Real Redis, BullMQ, simulator, sockets.
  */
 describe('dedicated line: restarts between booking and start', function () {
-  this.timeout(90_000);
+  this.timeout(150_000);
   let net: SimulatedNetwork;
   let sink: TestSink;
   const arrivals = new Map<string, number>();
@@ -36,6 +36,19 @@ describe('dedicated line: restarts between booking and start', function () {
     return res.json();
   };
 
+  /**
+   * How far ahead to book so that a restart fits before the start: twice what starting a
+   * gateway took on this machine (a loaded CI machine takes seconds), never under `floorMs`.
+   */
+  async function timedStart(start: () => Promise<TestGateway>): Promise<{ gw: TestGateway; ms: number }> {
+    const t = Date.now();
+    const gw = await start();
+    return { gw, ms: Date.now() - t };
+  }
+  const leadFor = (startupMs: number, floorMs: number) => Math.max(floorMs, 2 * startupMs);
+  /** Long enough for the network to carry the boost out on a slow machine before it ends. */
+  const BOOST_SECONDS = 4;
+
   /** Books a boost that starts `inMs` from now for `seconds`; returns its id and booked window. */
   async function book(gw: TestGateway, lineId: string, inMs: number, seconds: number): Promise<{ id: string; start: number; end: number }> {
     const start = Date.now() + inMs;
@@ -48,29 +61,37 @@ describe('dedicated line: restarts between booking and start', function () {
     return { id: res.body.requestId, start, end: start + seconds * 1000 };
   }
 
-  /** The boost started and ended on time: both events within a second of the booked instants, the line back to committed. */
+  /**
+   * The boost started and ended on time: the gateway ordered each change within a second of its
+   * booked instant (the order dates the simulated OSS recorded), and told the sink of each, never
+   * early; the line is back to committed, with one order up and one down.
+   */
   async function startedAndEndedOnTime(b: { id: string; start: number; end: number }, lineId: string, serviceId: string): Promise<void> {
     const events = await sink.waitFor(b.id, 2, 30_000);
     assert.deepEqual(dataOf(events), [
       { requestId: b.id, lineId, status: 'AVAILABLE' },
       { requestId: b.id, lineId, status: 'UNAVAILABLE', statusInfo: 'DURATION_EXPIRED' },
     ]);
-    const started = arrivals.get(events[0].body.id)! - b.start;
-    const ended = arrivals.get(events[1].body.id)! - b.end;
-    assert.ok(started >= 0 && started < 1000, `AVAILABLE came ${started} ms after the booked start`);
-    assert.ok(ended >= 0 && ended < 1000, `UNAVAILABLE came ${ended} ms after the booked end`);
     await until(() => inventory(net, serviceId), (i) => i.bandwidth === 100);
-    assert.deepEqual((await ordersOf(net, serviceId)).map((o) => o.value), [300, 100], 'one order up, one order down: nothing twice');
+    const orders = await ordersOf(net, serviceId);
+    assert.deepEqual(orders.map((o) => o.value), [300, 100], 'one order up, one order down: nothing twice');
+    const up = Date.parse(orders[0].orderDate) - b.start;
+    const down = Date.parse(orders[1].orderDate) - b.end;
+    assert.ok(up >= 0 && up < 1000, `the boost was ordered ${up} ms after the booked start`);
+    assert.ok(down >= 0 && down < 1000, `the return to committed was ordered ${down} ms after the booked end`);
+    assert.ok(arrivals.get(events[0].body.id)! >= b.start, 'AVAILABLE is never told before the start');
+    assert.ok(arrivals.get(events[1].body.id)! >= b.end, 'UNAVAILABLE is never told before the end');
   }
 
   it('the whole gateway (API and workers) restarts between the booking and the start', async () => {
     const bootstrap = lineBootstrap();
-    let gw: TestGateway | undefined = await startTestGateway({ network: net, bootstrap });
+    const first = await timedStart(() => startTestGateway({ network: net, bootstrap }));
+    let gw: TestGateway | undefined = first.gw;
     const prefix = gw.config.redisPrefix;
     const { lineId, serviceId } = await newLine({ net, gw });
     let booked: { id: string; start: number; end: number };
     try {
-      booked = await book(gw, lineId, 6000, 2);
+      booked = await book(gw, lineId, leadFor(first.ms, 6000), BOOST_SECONDS);
     } finally {
       await gw.close();
     }
@@ -87,10 +108,11 @@ describe('dedicated line: restarts between booking and start', function () {
     const bootstrap = lineBootstrap();
     const api = await startTestGateway({ network: net, bootstrap, roles: ['gateway'] });
     const prefix = api.config.redisPrefix;
-    let worker = await startTestGateway({ network: net, bootstrap, prefix, roles: ['gateway', 'worker'] });
+    const first = await timedStart(() => startTestGateway({ network: net, bootstrap, prefix, roles: ['gateway', 'worker'] }));
+    let worker = first.gw;
     try {
       const { lineId, serviceId } = await newLine({ net, gw: api });
-      const booked = await book(api, lineId, 3000, 2);
+      const booked = await book(api, lineId, leadFor(first.ms, 3000), BOOST_SECONDS);
       await worker.close();
       worker = await startTestGateway({ network: net, bootstrap, prefix, roles: ['gateway', 'worker'] });
       await startedAndEndedOnTime(booked, lineId, serviceId);
@@ -136,10 +158,11 @@ describe('dedicated line: restarts between booking and start', function () {
   it('Redis restarts from its append-only file between the booking and the start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eg-dl-aof-'));
     let redis: RedisServer = await startRedisServer({ dir, appendOnly: true });
-    const gw = await startTestGateway({ redisUrl: redis.url, network: net, bootstrap: lineBootstrap() });
+    const { gw, ms: gatewayStart } = await timedStart(() => startTestGateway({ redisUrl: redis.url, network: net, bootstrap: lineBootstrap() }));
     try {
       const { lineId, serviceId } = await newLine({ net, gw });
-      const booked = await book(gw, lineId, 3000, 2);
+      // A Redis restart takes about what a gateway start does.
+      const booked = await book(gw, lineId, leadFor(gatewayStart, 3000), BOOST_SECONDS);
       const port = redis.port;
       await redis.stop();
       redis = await startRedisServer({ dir, port, appendOnly: true });
