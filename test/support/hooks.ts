@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../../src/infra/redis-server.ts';
+import { documents } from './contract.ts';
 
 let server: RedisServer | undefined;
 let dir: string | undefined;
@@ -14,9 +15,12 @@ export function testRedisUrl(): string {
 
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
-    this.timeout(20_000);
+    // Compiling every API document's validators takes seconds on a slow machine: done once here,
+    // not inside whichever test happens to check a response first.
+    this.timeout(120_000);
     dir = mkdtempSync(join(tmpdir(), 'eg-test-redis-'));
     server = await startRedisServer({ dir, appendOnly: false });
+    await documents();
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(20_000);
