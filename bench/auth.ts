@@ -76,11 +76,8 @@ async function startBaseline(cleanup: Cleanup): Promise<Baseline> {
   return {
     side: {
       name: 'baseline',
-      async run(seconds, warmUp) {
-        const meter = await usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url);
-        const load = await runLoad(warmUp ? 'baseline warm-up' : 'baseline', { ...options, duration: seconds });
-        return { load, usage: await meter.per(load.ok) };
-      },
+      load: (label, seconds) => runLoad(label, { ...options, duration: seconds }),
+      meter: () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url),
     },
     paced: (rate, seconds) => pacedWithSteal({ url, rate, headers: { 'content-type': 'application/json' }, bodies: Array.from({ length: rate * seconds }, nextToken) }),
     async stop() {
@@ -112,11 +109,8 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     const base = `http://127.0.0.1:${gateway.ready.port}`;
     const side = (name: string, options: Parameters<typeof runLoad>[1]): Side => ({
       name,
-      async run(seconds, warmUp) {
-        const meter = await usageMeter({ gateway: gateway.process.pid!, network: network.process.pid! } as never, redis.server.process.pid!, redis.server.url);
-        const load = await runLoad(warmUp ? `${name} warm-up` : name, { ...options, duration: seconds });
-        return { load, usage: await meter.per(load.ok) };
-      },
+      load: (label, seconds) => runLoad(label, { ...options, duration: seconds }),
+      meter: () => usageMeter({ gateway: gateway.process.pid!, network: network.process.pid! }, redis.server.process.pid!, redis.server.url),
     });
     // Issuance: every request from another phone (its UE address, as the data-path proxy forwards it).
     const pool: string[] = [];

@@ -35,11 +35,8 @@ export async function startBaseline(cleanup: Cleanup, settings: LoadSettings): P
   };
   const side: Side = {
     name: 'baseline',
-    async run(seconds, warmUp) {
-      const meter = await usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url);
-      const result = await runLoad(warmUp ? 'baseline warm-up' : 'baseline', { ...load, duration: seconds });
-      return { load: result, usage: await meter.per(result.ok) };
-    },
+    load: (label, seconds) => runLoad(label, { ...load, duration: seconds }),
+    meter: () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url),
   };
   return {
     side,

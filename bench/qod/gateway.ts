@@ -279,11 +279,8 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings, b
     progress(`gateway: createSession against the baseline, ${settings.durationSeconds} s each at ${settings.connections} connections in alternating windows (no worker running yet)`);
     const gatewaySide: Side = {
       name: 'createSession',
-      async run(seconds, warmUp) {
-        const meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
-        const load = await createLoad(g, warmUp ? 'createSession warm-up' : 'createSession', settings.connections, seconds);
-        return { load, usage: await meter.per(load.ok) };
-      },
+      load: (label, seconds) => createLoad(g, label, settings.connections, seconds),
+      meter: () => usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url),
     };
     const [baselineRun, createRun] = await alternate(baseline.side, gatewaySide, settings);
     await baseline.stop();

@@ -63,10 +63,13 @@ export interface Measured {
   usage: Usage;
 }
 
-/** One side of a comparison: runs its load for `seconds`, metered unless it is a warm-up. */
+/** One side of a comparison: its load, and what its processes and Redis spend on it. */
 export interface Side {
   name: string;
-  run(seconds: number, warmUp: boolean): Promise<Measured>;
+  /** Runs the load for `seconds`, named `label` in progress lines. */
+  load(label: string, seconds: number): Promise<LoadResult>;
+  /** Starts a reading; `per(n)` then gives what was spent since, per request. */
+  meter(): Promise<{ per(n: number): Promise<Usage> }>;
 }
 
 /** Several runs of the same load as one: their responses together over their time together. */
@@ -125,8 +128,8 @@ async function warmUp(side: Side, seconds: number): Promise<void> {
   while (spent < seconds || (answered < WARM_UP_RESPONSES && spent < WARM_UP_MAX_SECONDS)) {
     const step = spent < seconds ? seconds : 2;
     progress(`${side.name}: warm-up ${step} s (${answered} answered so far)`);
-    const m = await side.run(step, true);
-    answered += Object.values(m.load.statuses).reduce((x, y) => x + y, 0);
+    const load = await side.load(`${side.name} warm-up`, step);
+    answered += Object.values(load.statuses).reduce((x, y) => x + y, 0);
     spent += step;
   }
 }
@@ -137,7 +140,9 @@ async function measureAlternately(a: Side, b: Side, windows: number, seconds: nu
     // A B | B A | A B | B A ...
     const side = (w % 4 === 0 || w % 4 === 3) ? a : b;
     progress(`${side.name}: window ${Math.floor(w / 2) + 1} of ${windows / 2}, ${seconds} s`);
-    const m = await side.run(seconds, false);
+    const meter = await side.meter();
+    const load = await side.load(side.name, seconds);
+    const m = { load, usage: await meter.per(load.ok) };
     progress(`  ${side.name}: ${Math.round(m.load.rps)} req/s, p50 ${m.load.p50.toFixed(1)} ms, p99 ${m.load.p99.toFixed(1)} ms, CPU stolen ${(m.load.stolen * 100).toFixed(0)}%`);
     runs.get(side)!.push(m);
   }

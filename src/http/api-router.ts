@@ -192,7 +192,7 @@ export function writeReply(res: Response, reply: Reply): void {
   const body = JSON.stringify(reply.body);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  res.end(body);
 }
 
 /**
