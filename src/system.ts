@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { Express } from 'express';
 import { ConfigError, type GatewayConfig, type Role } from './infra/config.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { createMetrics, type Metrics } from './infra/metrics.ts';
@@ -17,7 +16,7 @@ import { JobQueues, bullPrefix } from './jobs/queues.ts';
 import { WorkerPool } from './jobs/workers.ts';
 import { queueOf, type ProcessorMap } from './jobs/registry.ts';
 import { buildApi, type MountedApi } from './http/api-router.ts';
-import { createApp, type Readiness } from './http/app.ts';
+import { createApp, type GatewayApp, type Readiness } from './http/app.ts';
 import { adminApi } from './admin/handlers.ts';
 import { Notifier } from './notify/index.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -48,7 +47,7 @@ export interface System {
   keyring: Keyring;
   metrics: Metrics;
   /** The HTTP application (gateway role only). */
-  app?: Express;
+  app?: GatewayApp;
   workers?: WorkerPool;
   /** The RADIUS accounting listener, when this process runs it (worker role, RADIUS_ACCT_PORT set). */
   radius?: { port: number };
@@ -100,7 +99,7 @@ interface GatewayParts {
 }
 
 /** Applies the bootstrap and builds the HTTP application: operator API, OAuth2, every capability's APIs. */
-async function buildGateway(p: GatewayParts): Promise<Express> {
+async function buildGateway(p: GatewayParts): Promise<GatewayApp> {
   const { config, store, limits, redis, key, logger } = p.services;
   const result = await applyBootstrap(store, config.bootstrap, p.catalog.map((c) => c.id), { production: config.env === 'production' });
   logger.info({ ...result }, 'bootstrap applied');
@@ -251,7 +250,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
     }
   }
 
-  let app: Express | undefined;
+  let app: GatewayApp | undefined;
   try {
     // The sweeper that recovers deliveries whose worker died runs wherever workers do, and so
     // does each capability's background work (network event intake, recovery loops).

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, IncomingMessage, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -76,7 +76,7 @@ describe('contract-driven HTTP: every bad request gets the right CAMARA error', 
   /** A POST over a real socket with exactly these bytes (supertest would re-encode a Buffer body as JSON). */
   function rawPost(headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; body: any }> {
     return new Promise((resolve, reject) => {
-      const server = gw.system.app!.listen(0, '127.0.0.1', () => {
+      const server = createServer(gw.system.app!).listen(0, '127.0.0.1', () => {
         const { port } = server.address() as AddressInfo;
         const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/echo/v1/jobs', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers } }, (res) => {
           let text = '';
@@ -110,6 +110,49 @@ describe('contract-driven HTTP: every bad request gets the right CAMARA error', 
     assert.ok(bomb.length < gw.config.bodyLimitBytes, 'small on the wire');
     const exploded = await rawPost({ 'content-encoding': 'gzip', 'content-length': String(bomb.length) }, [bomb]);
     assert.deepEqual([exploded.status, exploded.body.code], [413, 'PAYLOAD_TOO_LARGE']);
+  });
+
+  /**
+   * Sends one request with this request target over a real socket to the gateway's listener, and
+   * reports what prototype the request object had once it was answered.
+   */
+  function rawRequest(method: string, target: string, body?: string): Promise<{ status: number; body: any; nodePrototype: boolean }> {
+    return new Promise((resolve, reject) => {
+      let nodePrototype = false;
+      const server = createServer((req, res) => {
+        res.on('finish', () => (nodePrototype = Object.getPrototypeOf(req) === IncomingMessage.prototype));
+        gw.system.app!(req, res);
+      }).listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) };
+        const req = httpRequest({ host: '127.0.0.1', port, method, path: target, headers }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => server.close(() => resolve({ status: res.statusCode!, body: JSON.parse(text), nodePrototype })));
+        });
+        req.on('error', (err) => server.close(() => reject(err)));
+        req.end(body);
+      });
+    });
+  }
+
+  it("serves API calls with node's own request objects, and the rest through express", async () => {
+    // Express swaps the prototypes of each request and response it serves, which makes V8 keep a
+    // request's garbage until a full collection; API calls, the hot path, must not pay for it.
+    const api = await rawRequest('POST', '/echo/v1/jobs', JSON.stringify({ message: 'hi' }));
+    assert.equal(api.status, 201);
+    assert.equal(api.nodePrototype, true, 'an API call keeps node\'s IncomingMessage prototype');
+    const health = await rawRequest('GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.nodePrototype, false, 'other paths are served by express');
+  });
+
+  it('an API call in absolute form is served like one in origin form', async () => {
+    const res = await rawRequest('POST', 'http://gateway.example/echo/v1/jobs', JSON.stringify({ message: 'hi' }));
+    assert.equal(res.status, 201);
+    assert.ok(res.body.jobId);
+    const bad = await rawRequest('POST', 'http://gateway.example/echo/v1/jobs', JSON.stringify({ message: 42 }));
+    assert.deepEqual([bad.status, bad.body.code], [400, 'INVALID_ARGUMENT']);
   });
 
   it('a path parameter that is not valid percent-encoding: 400, never a 5xx', async () => {

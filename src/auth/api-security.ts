@@ -1,7 +1,7 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'openapi-backend';
 import { ApiError } from '../http/errors.ts';
-import type { AdmissionCheck, SecurityCheck } from '../http/api-router.ts';
+import type { AdmissionCheck, ApiResponse, SecurityCheck } from '../http/api-router.ts';
 import { rateLimitHeaders, type Limits } from '../tenancy/limits.ts';
 import type { AccessControl, AccessTokenClaims } from './access.ts';
 import { safeEqual } from './secrets.ts';
@@ -12,11 +12,11 @@ import { safeEqual } from './secrets.ts';
  */
 export function clientSecurity(access: AccessControl, limits: Limits, capability: string): { openId: SecurityCheck; admission: AdmissionCheck } {
   const requirementsOf = (c: Context): string[][] => (c.operation.security ?? []).flatMap((r: Record<string, string[]>) => (r.openId ? [r.openId] : []));
-  const openId: SecurityCheck = async (_requirement, c: Context, req: Request, res: Response) => {
+  const openId: SecurityCheck = async (_requirement, c: Context, req: IncomingMessage, res: ApiResponse) => {
     const claims = await access.authenticate(req.headers.authorization);
     res.locals.principal = await access.authorize(claims, requirementsOf(c), capability);
   };
-  const admission: AdmissionCheck = async (c: Context, _req: Request, res: Response) => {
+  const admission: AdmissionCheck = async (c: Context, _req: IncomingMessage, res: ApiResponse) => {
     let principal = res.locals.principal;
     if (!principal) return;
     try {
@@ -37,7 +37,7 @@ export function clientSecurity(access: AccessControl, limits: Limits, capability
 
 /** The `adminToken` scheme of the operator API: a bearer token compared in constant time. */
 export function adminSecurity(adminToken: string): SecurityCheck {
-  return async (_requirement, _c, req: Request) => {
+  return async (_requirement, _c, req: IncomingMessage) => {
     const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     if (!m || !safeEqual(m[1].trim(), adminToken)) {
       throw new ApiError('UNAUTHENTICATED', undefined, { headers: { 'WWW-Authenticate': 'Bearer realm="exposure-gateway-admin"' } });

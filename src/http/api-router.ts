@@ -1,5 +1,6 @@
 import { OpenAPIBackend, type Context, type Operation } from 'openapi-backend';
 import addFormats from 'ajv-formats';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import { ApiError } from './errors.ts';
 import { basePathOf, loadDocument, operationsOf } from './openapi.ts';
@@ -7,20 +8,23 @@ import { readRawBody } from './middleware/raw-body.ts';
 import { OperationRouter } from './operation-router.ts';
 import type { ApiDefinition, ApiRequest, Reply } from '../capabilities/types.ts';
 
+/** A response while the gateway serves it, with what it keeps about the request. */
+export type ApiResponse = ServerResponse & { locals: Express.Locals };
+
 /**
  * Checks a security scheme for one request. Returns normally when satisfied; throws the ApiError
  * to answer otherwise (401/403). Runs after routing, so it knows the operation and its scopes.
  */
-export type SecurityCheck = (requirement: string[], context: Context, req: Request, res: Response) => Promise<void>;
+export type SecurityCheck = (requirement: string[], context: Context, req: IncomingMessage, res: ApiResponse) => Promise<void>;
 
 /** Runs once a request is authorised and before it is validated (rate limits, quotas). */
-export type AdmissionCheck = (context: Context, req: Request, res: Response) => Promise<void>;
+export type AdmissionCheck = (context: Context, req: IncomingMessage, res: ApiResponse) => Promise<void>;
 
 export interface MountedApi {
   basePath: string;
   title: string;
   /** Runs one request through the pipeline below and returns the handler's reply (or throws an ApiError). */
-  handle(request: BackendRequest, req: Request, res: Response): Promise<Reply>;
+  handle(request: BackendRequest, req: IncomingMessage, res: ApiResponse): Promise<Reply>;
 }
 
 /** A request as the router sees it; `body` is the raw bytes until parsed. */
@@ -127,7 +131,7 @@ export async function buildApi(
    * A check that fails throws; the first failure is answered, so a check that failed for another
    * reason (Redis unreachable) gives 503 rather than a misleading 401.
    */
-  async function authorize(context: Context, req: Request, res: Response): Promise<void> {
+  async function authorize(context: Context, req: IncomingMessage, res: ApiResponse): Promise<void> {
     const requirements = (context.operation.security ?? []) as Array<Record<string, string[]>>;
     if (requirements.length === 0) return;
     const outcomes = new Map<string, unknown>();
@@ -144,7 +148,7 @@ export async function buildApi(
     throw [...outcomes.values()].find((o) => o !== true) ?? new ApiError('UNAUTHENTICATED');
   }
 
-  async function handle(request: BackendRequest, req: Request, res: Response): Promise<Reply> {
+  async function handle(request: BackendRequest, req: IncomingMessage, res: ApiResponse): Promise<Reply> {
     const { op, params } = router.route(request.method, request.path);
     res.locals.operation = op.operationId;
     const context = { api: backend, operation: op.operation, request: { method: request.method, path: request.path, headers: request.headers, query: request.query, params } } as unknown as Context;
@@ -182,7 +186,7 @@ export async function buildApi(
  * Writes a handler's reply with node's own response calls: express's `send` would work out a
  * content type, a charset, an ETag (disabled) and freshness for every answer, all known here.
  */
-export function writeReply(res: Response, reply: Reply): void {
+export function writeReply(res: ServerResponse, reply: Reply): void {
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   res.statusCode = reply.status;
   if (reply.body === undefined) {
@@ -195,10 +199,23 @@ export function writeReply(res: Response, reply: Reply): void {
   res.end(body);
 }
 
+/** Serves one API call: its body read as bytes (at most `bodyLimitBytes`), the API's reply written. */
+export async function serveApi(api: MountedApi, req: IncomingMessage, res: ApiResponse, path: string, query: Record<string, unknown>, bodyLimitBytes: number): Promise<void> {
+  const backendRequest: BackendRequest = {
+    method: req.method!,
+    path,
+    headers: req.headers,
+    query,
+    body: await readRawBody(req, bodyLimitBytes),
+  };
+  writeReply(res, await api.handle(backendRequest, req, res));
+}
+
 /**
- * One express middleware that hands each request to the API whose base path it falls under, with
- * its body read as bytes (at most `bodyLimitBytes`). Other paths pass on untouched, their bodies
- * unread, to the routes after it.
+ * One express middleware that hands each request to the API whose base path it falls under (see
+ * {@link serveApi}). Other paths pass on untouched, their bodies unread, to the routes after it.
+ * The gateway serves API calls without express (`createApp`); this serves the ones that reach
+ * express, in a request-target form other than a plain path.
  */
 export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): RequestHandler {
   const ordered = [...apis].sort((a, b) => b.basePath.length - a.basePath.length);
@@ -206,15 +223,7 @@ export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): Reque
     const api = ordered.find((a) => req.path === a.basePath || req.path.startsWith(a.basePath + '/'));
     if (!api) return next();
     try {
-      const backendRequest: BackendRequest = {
-        method: req.method,
-        path: req.path,
-        headers: req.headers,
-        query: { ...(req.query as Record<string, unknown>) },
-        body: await readRawBody(req, bodyLimitBytes),
-      };
-      const reply = await api.handle(backendRequest, req, res);
-      writeReply(res, reply);
+      await serveApi(api, req, res as ApiResponse, req.path, { ...(req.query as Record<string, unknown>) }, bodyLimitBytes);
     } catch (err) {
       next(err);
     }

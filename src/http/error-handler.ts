@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response, NextFunction } from 'express';
 import type { Logger } from '../infra/logger.ts';
 import { isRedisUnavailable } from '../infra/redis.ts';
@@ -27,23 +28,32 @@ function fromBodyParser(err: { type?: string; status?: number }): ApiError | und
  * UNAVAILABLE (the client may retry); anything else is a bug,
  * logged with its stack and answered with a generic 500 that reveals nothing.
  */
+export function writeError(err: unknown, req: IncomingMessage, res: ServerResponse & { locals?: { log?: Logger } }, logger: Logger): void {
+  let apiError: ApiError;
+  if (err instanceof ApiError) apiError = err;
+  else if (isRedisUnavailable(err) || err instanceof DependencyUnavailableError) {
+    apiError = new ApiError('UNAVAILABLE', 'the service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
+  } else {
+    apiError = fromBodyParser(err as { type?: string }) ?? new ApiError('INTERNAL', 'internal error');
+    if (apiError.code === 'INTERNAL') {
+      (res.locals?.log ?? logger).error({ err, path: req.url?.split('?')[0], method: req.method }, 'unhandled error');
+    }
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
+  const body = JSON.stringify(apiError.toJSON());
+  res.statusCode = apiError.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** {@link writeError} as express's error middleware, for the routes express serves. */
 export function errorHandler(logger: Logger) {
-  return function writeError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
-    let apiError: ApiError;
-    if (err instanceof ApiError) apiError = err;
-    else if (isRedisUnavailable(err) || err instanceof DependencyUnavailableError) {
-      apiError = new ApiError('UNAVAILABLE', 'the service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
-    } else {
-      apiError = fromBodyParser(err as { type?: string }) ?? new ApiError('INTERNAL', 'internal error');
-      if (apiError.code === 'INTERNAL') {
-        (res.locals.log ?? logger).error({ err, path: req.path, method: req.method }, 'unhandled error');
-      }
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
-    res.status(apiError.status).type('application/json').send(JSON.stringify(apiError.toJSON()));
+  return function expressError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+    writeError(err, req, res, logger);
   };
 }

@@ -17,4 +17,21 @@ declare global {
   }
 }
 
-export {};
+/** What the gateway keeps about one request while it is served (`res.locals`). */
+export class RequestLocals implements Express.Locals {
+  correlator = '';
+  principal?: Principal;
+  operation?: string;
+  private logger?: Logger;
+
+  constructor(private readonly root: Logger) {}
+
+  /** Made when first used: most requests log nothing below the configured level. */
+  get log(): Logger {
+    return (this.logger ??= this.root.child({ correlator: this.correlator }));
+  }
+
+  set log(value: Logger) {
+    this.logger = value;
+  }
+}
