@@ -18,8 +18,9 @@ import { AUTH_CLIENT, DEVICES, ueAddress } from './auth/bootstrap.ts';
 
 const LOAD = { connections: 32, durationSeconds: 10, warmupSeconds: 3 };
 const TARGETS = { exchangeRatio: 0.4, exchangeP99Ms: 20 };
-/** Seconds of paced load at half the maximum rate. */
+/** Seconds of paced load at half the maximum rate, after a second at that rate that is not measured. */
 const PACED_SECONDS = 5;
+const PACED_WARMUP_SECONDS = 1;
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const OCL = '/one-click-login/v1';
 
@@ -79,7 +80,7 @@ async function startBaseline(cleanup: Cleanup): Promise<Baseline> {
       load: (label, seconds) => runLoad(label, { ...options, duration: seconds }),
       meter: () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url),
     },
-    paced: (rate, seconds) => pacedWithSteal({ url, rate, headers: { 'content-type': 'application/json' }, bodies: Array.from({ length: rate * seconds }, nextToken) }),
+    paced: (rate, seconds) => pacedWithSteal({ url, rate, headers: { 'content-type': 'application/json' }, bodies: Array.from({ length: rate * (PACED_WARMUP_SECONDS + seconds) }, nextToken), warmupCount: rate * PACED_WARMUP_SECONDS }),
     async stop() {
       await stopChild();
       await redis.stop();
@@ -134,7 +135,7 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     progress(`issuance: ${fmt(issue.load.rps)} req/s against the baseline's ${fmt(baselineIssue.load.rps)}`);
     // The exchange spends one token per request: issue enough first (not measured).
     // An exchange costs about what an issuance does; twice the issuance rate over the steps leaves a margin.
-    const needed = Math.ceil(issue.load.rps * 2 * (LOAD.warmupSeconds + LOAD.durationSeconds + PACED_SECONDS)) + WARM_UP_RESPONSES;
+    const needed = Math.ceil(issue.load.rps * 2 * (LOAD.warmupSeconds + LOAD.durationSeconds + PACED_WARMUP_SECONDS + PACED_SECONDS)) + WARM_UP_RESPONSES;
     while (pool.length < needed) {
       progress(`  issuing tokens for the exchange: ${pool.length} of ${needed}`);
       await runLoad('top-up', { ...issueOptions, duration: Math.min(20, Math.ceil((needed - pool.length) / Math.max(1, issue.load.rps)) + 1) });
@@ -160,7 +161,7 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     const baselinePaced = await baseline.paced(baselineRate, PACED_SECONDS);
     const rate = Math.max(1, Math.floor(exchange.load.rps / 2));
     progress(`exchange: ${PACED_SECONDS} s at ${rate}/s (half its maximum), evenly`);
-    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, rate, headers, bodies: Array.from({ length: rate * PACED_SECONDS }, nextToken) });
+    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, rate, headers, bodies: Array.from({ length: rate * (PACED_WARMUP_SECONDS + PACED_SECONDS) }, nextToken), warmupCount: rate * PACED_WARMUP_SECONDS });
     progress(`exchange at ${rate}/s: p50 ${fmt(paced.p50, 1)} ms, p99 ${fmt(paced.p99, 1)} ms; ${JSON.stringify(paced.statuses)}; baseline at ${baselineRate}/s: p99 ${fmt(baselinePaced.p99, 1)} ms`);
     return {
       baseline: { issue: baselineIssue, exchange: baselineExchange, paced: { ...baselinePaced, rate: baselineRate } },
@@ -205,10 +206,10 @@ function report(r: Results, seconds: number): string {
     '',
     'How each number was measured:',
     '',
-    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, a warm-up of ${LOAD.warmupSeconds} s or more, until ${WARM_UP_RESPONSES} answers, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), once against issuance and once against exchange, the baseline and the gateway running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response. Then ${PACED_SECONDS} s at half the baseline's rate, right before the gateway's paced step, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency.`,
+    `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, a warm-up of ${LOAD.warmupSeconds} s or more, until ${WARM_UP_RESPONSES} answers, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), once against issuance and once against exchange, the baseline and the gateway running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response. Then ${PACED_SECONDS} s at half the baseline's rate, right before the gateway's paced step, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency; the client sends ${PACED_WARMUP_SECONDS} s at the same rate first, not measured, while it opens its connections and its own code is compiled (the same for both sides).`,
     `- **Deployment**: the simulated network in its own process (\`bench/network-process.ts\`: its subscriber API is the UE table that identifies devices by address), a gateway process (\`bench/gateway-process.ts\`, role gateway, bootstrap \`bench/auth/bootstrap.ts\`: one application on a plan that never limits; per-address and per-number limits far above the run), one AOF redis-server, LOG_LEVEL=warn.`,
     `- **Issuance**: \`POST ${OCL}/tokens\` as the phones' SDK sends it, each request from another of ${DEVICES} UEs (its data-path address in X-Forwarded-For from loopback, the trusted proxy in this deployment); the gateway resolves the address to the subscriber, applies the limits, stores the token (hashed, the number sealed) and answers 201. Only 201s count.`,
-    `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly; the target is its p99.`,
+    `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly, after ${PACED_WARMUP_SECONDS} s at that rate that is not measured; the target is its p99.`,
     `- **CPU stolen** by the hypervisor (the \`steal\` share of /proc/stat, over both cores): issuance ${pctSteal(r.issue.load.stolen)} (baseline's windows ${pctSteal(bi.load.stolen)}), exchange ${pctSteal(r.exchange.load.stolen)} (baseline's windows ${pctSteal(b.load.stolen)}), paced exchange ${pctSteal(p.stolen)} (baseline's ${pctSteal(r.baseline.paced.stolen)}). Time stolen from a process is time it cannot answer in, so these bound how far the figures say anything about the code.`,
     '',
     '### Where the time goes',

@@ -15,5 +15,6 @@ const result = await pacedPost({
   count: bodies.length,
   headers: JSON.parse(process.env.HEADERS!) as Record<string, string>,
   body: () => bodies[next++],
+  warmupCount: Number(process.env.WARMUP ?? 0),
 });
 process.send!({ type: 'result', result }, () => process.exit(0));

@@ -14,6 +14,8 @@ export interface PacedOptions {
   count: number;
   headers: Record<string, string>;
   body: () => string;
+  /** The first this many requests are sent in the same even stream but left out of the percentiles. */
+  warmupCount?: number;
   /** Called with each answer and the `performance.now()` at which its request was sent. */
   onResponse?: (status: number, body: string, sentAt: number) => void;
 }
@@ -40,7 +42,9 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   let errors = 0;
   let answered = 0;
   const start = performance.now();
+  let sent = 0;
   const send = () => {
+    const measured = sent++ >= (o.warmupCount ?? 0);
     const body = o.body();
     const sentAt = performance.now();
     const req = request(
@@ -49,7 +53,7 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          times.push(performance.now() - sentAt);
+          if (measured) times.push(performance.now() - sentAt);
           statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
           o.onResponse?.(res.statusCode!, Buffer.concat(chunks).toString('utf8'), sentAt);
           answered++;
@@ -87,14 +91,14 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
  * {@link pacedPost} from a child process (`bench/support/paced-process.ts`), one request per body:
  * the benchmark process's own pauses then cannot show up as the server's latency.
  */
-export async function pacedPostInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[] }): Promise<PacedResult> {
+export async function pacedPostInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[]; warmupCount?: number }): Promise<PacedResult> {
   const dir = mkdtempSync(join(tmpdir(), 'eg-paced-'));
   const file = join(dir, 'bodies.txt');
   writeFileSync(file, o.bodies.join('\n'));
   try {
     const child = fork(fileURLToPath(new URL('./paced-process.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, BODIES: file, URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers) },
+      env: { ...process.env, BODIES: file, URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers), WARMUP: String(o.warmupCount ?? 0) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return await new Promise<PacedResult>((resolve, reject) => {
