@@ -42,10 +42,14 @@ interface Baseline {
   stop(): Promise<void>;
 }
 
-/** Times `pacedPostInChild` with the CPU stolen meanwhile. */
-async function pacedWithSteal(o: Parameters<typeof pacedPostInChild>[0]): Promise<PacedResult & { stolen: number }> {
+/**
+ * `seconds` of bodies from `next` at `rate`, evenly, after a second that is not measured
+ * (`pacedPostInChild`), with the CPU stolen meanwhile.
+ */
+async function pacedWithSteal(o: { url: string; rate: number; seconds: number; headers: Record<string, string>; next: () => string }): Promise<PacedResult & { stolen: number }> {
+  const bodies = Array.from({ length: o.rate * (PACED_WARMUP_SECONDS + o.seconds) }, o.next);
   const stolen = stealMeter();
-  const result = await pacedPostInChild(o);
+  const result = await pacedPostInChild({ url: o.url, rate: o.rate, headers: o.headers, bodies, warmupCount: o.rate * PACED_WARMUP_SECONDS });
   return { ...result, stolen: stolen() };
 }
 
@@ -80,7 +84,7 @@ async function startBaseline(cleanup: Cleanup): Promise<Baseline> {
       load: (label, seconds) => runLoad(label, { ...options, duration: seconds }),
       meter: () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url),
     },
-    paced: (rate, seconds) => pacedWithSteal({ url, rate, headers: { 'content-type': 'application/json' }, bodies: Array.from({ length: rate * (PACED_WARMUP_SECONDS + seconds) }, nextToken), warmupCount: rate * PACED_WARMUP_SECONDS }),
+    paced: (rate, seconds) => pacedWithSteal({ url, rate, seconds, headers: { 'content-type': 'application/json' }, next: nextToken }),
     async stop() {
       await stopChild();
       await redis.stop();
@@ -161,7 +165,7 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     const baselinePaced = await baseline.paced(baselineRate, PACED_SECONDS);
     const rate = Math.max(1, Math.floor(exchange.load.rps / 2));
     progress(`exchange: ${PACED_SECONDS} s at ${rate}/s (half its maximum), evenly`);
-    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, rate, headers, bodies: Array.from({ length: rate * (PACED_WARMUP_SECONDS + PACED_SECONDS) }, nextToken), warmupCount: rate * PACED_WARMUP_SECONDS });
+    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, rate, seconds: PACED_SECONDS, headers, next: nextToken });
     progress(`exchange at ${rate}/s: p50 ${fmt(paced.p50, 1)} ms, p99 ${fmt(paced.p99, 1)} ms; ${JSON.stringify(paced.statuses)}; baseline at ${baselineRate}/s: p99 ${fmt(baselinePaced.p99, 1)} ms`);
     return {
       baseline: { issue: baselineIssue, exchange: baselineExchange, paced: { ...baselinePaced, rate: baselineRate } },

@@ -199,6 +199,12 @@ export function writeReply(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
+/** Finds the API whose base path a request path falls under (the longest, when they nest). */
+export function apiMatcher(apis: MountedApi[]): (path: string) => MountedApi | undefined {
+  const ordered = [...apis].sort((a, b) => b.basePath.length - a.basePath.length);
+  return (path) => ordered.find((a) => path.startsWith(a.basePath) && (path.length === a.basePath.length || path.charCodeAt(a.basePath.length) === 47 /* / */));
+}
+
 /** Serves one API call: its body read as bytes (at most `bodyLimitBytes`), the API's reply written. */
 export async function serveApi(api: MountedApi, req: IncomingMessage, res: ApiResponse, path: string, query: Record<string, unknown>, bodyLimitBytes: number): Promise<void> {
   const backendRequest: BackendRequest = {
@@ -218,9 +224,9 @@ export async function serveApi(api: MountedApi, req: IncomingMessage, res: ApiRe
  * express, in a request-target form other than a plain path.
  */
 export function apiDispatcher(apis: MountedApi[], bodyLimitBytes: number): RequestHandler {
-  const ordered = [...apis].sort((a, b) => b.basePath.length - a.basePath.length);
+  const apiAt = apiMatcher(apis);
   return async function dispatchApi(req: Request, res: Response, next: NextFunction) {
-    const api = ordered.find((a) => req.path === a.basePath || req.path.startsWith(a.basePath + '/'));
+    const api = apiAt(req.path);
     if (!api) return next();
     try {
       await serveApi(api, req, res as ApiResponse, req.path, { ...(req.query as Record<string, unknown>) }, bodyLimitBytes);

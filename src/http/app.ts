@@ -7,7 +7,7 @@ import type { TenancyStore } from '../tenancy/store.ts';
 import { ApiError } from './errors.ts';
 import { errorHandler, writeError } from './error-handler.ts';
 import { correlate } from './middleware/x-correlator.ts';
-import { apiDispatcher, serveApi, type ApiResponse, type MountedApi } from './api-router.ts';
+import { apiDispatcher, apiMatcher, serveApi, type ApiResponse, type MountedApi } from './api-router.ts';
 import { RequestLocals } from './locals.ts';
 
 /** The answer of /readyz. */
@@ -73,8 +73,7 @@ function originPath(url: string): { path: string; search: string } | undefined {
  * serves the API paths that arrive in another request-target form, through the same dispatcher.
  */
 export function createApp(deps: AppDeps): GatewayApp {
-  const ordered = [...deps.apis].sort((a, b) => b.basePath.length - a.basePath.length);
-  const matchApi = (path: string) => ordered.find((a) => path.startsWith(a.basePath) && (path.length === a.basePath.length || path.charCodeAt(a.basePath.length) === 47));
+  const apiAt = apiMatcher(deps.apis);
   const inner = createExpressApp(deps);
 
   return function gateway(req: IncomingMessage, plain: ServerResponse): void {
@@ -82,10 +81,10 @@ export function createApp(deps: AppDeps): GatewayApp {
     const target = originPath(req.url ?? '/');
     res.locals = new RequestLocals(deps.logger);
     observe(deps, req, res, target?.path ?? req.url ?? '');
-    const api = target && matchApi(target.path);
-    if (!api) return inner(req, res);
     const refusal = correlate(req, res) ?? drainRefusal(deps, res);
     if (refusal) return writeError(refusal, req, res, deps.logger);
+    const api = target && apiAt(target.path);
+    if (!api) return inner(req, res);
     const query = target.search ? { ...parseQuery(target.search) } : {};
     serveApi(api, req, res, target.path, query, deps.bodyLimitBytes).catch((err) => {
       try {
@@ -104,16 +103,13 @@ function drainRefusal(deps: AppDeps, res: ServerResponse): ApiError | undefined 
   return new ApiError('UNAVAILABLE', 'the gateway is shutting down; retry', { headers: { 'Retry-After': '1' } });
 }
 
-/** What is not an API call in origin form: health, metrics, OAuth2, 404 and error bodies. */
+/** What is not an API call in origin form: health, metrics, OAuth2, 404 and error bodies (the request already observed, correlated and admitted). */
 function createExpressApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(function correlateAndGuard(req: Request, res: Response, next: NextFunction) {
-    next(correlate(req, res as ApiResponse) ?? drainRefusal(deps, res));
-  });
   app.use(apiDispatcher(deps.apis, deps.bodyLimitBytes));
   app.get('/healthz', (_req, res) => {
     res.locals.operation = 'healthz';

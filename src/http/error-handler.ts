@@ -3,6 +3,7 @@ import type { Request, Response, NextFunction } from 'express';
 import type { Logger } from '../infra/logger.ts';
 import { isRedisUnavailable } from '../infra/redis.ts';
 import { ApiError } from './errors.ts';
+import { writeReply } from './api-router.ts';
 import { DependencyUnavailableError } from '../../adapters/ports.ts';
 
 /** Maps body-parser failures to the catalog: they happen before any route runs. */
@@ -43,12 +44,7 @@ export function writeError(err: unknown, req: IncomingMessage, res: ServerRespon
     res.destroy();
     return;
   }
-  for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
-  const body = JSON.stringify(apiError.toJSON());
-  res.statusCode = apiError.status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(body);
+  writeReply(res, { status: apiError.status, headers: apiError.headers, body: apiError.toJSON() });
 }
 
 /** {@link writeError} as express's error middleware, for the routes express serves. */
