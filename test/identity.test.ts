@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { clientAddress, TrustedProxies } from '../src/identity/client-address.ts';
+import { ChainedAddresses } from '../src/identity/identify.ts';
 import { maskNumber, NumberVault } from '../src/identity/number-vault.ts';
 import { loadConfig } from '../src/infra/config.ts';
 import { testBootstrap } from './support/gateway.ts';
@@ -82,5 +83,51 @@ describe('number vault', () => {
     assert.throws(() => new NumberVault(randomBytes(16)), /32 bytes/);
     assert.equal(maskNumber('+8613900000005'), '139****0005');
     assert.equal(maskNumber('+4915112345678'), '151****5678');
+  });
+});
+
+describe('address resolvers in order of precedence', () => {
+  /** A resolver that answers after `ms` from its table, or fails; it counts the lookups it was asked. */
+  function resolver(table: Record<string, string>, ms: number, fail?: string) {
+    const r = {
+      asked: 0,
+      async msisdnAt(address: string) {
+        r.asked++;
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (fail) throw new Error(fail);
+        return table[address];
+      },
+    };
+    return r;
+  }
+
+  it('asks every resolver at once: a lookup waits for the slowest, not for the sum', async () => {
+    let answerRadius!: (msisdn: string | undefined) => void;
+    const radius = { msisdnAt: () => new Promise<string | undefined>((resolve) => (answerRadius = resolve)) };
+    const ueTable = resolver({ '10.45.0.6': '+8613900000005' }, 0);
+    const lookup = new ChainedAddresses([radius, ueTable]).msisdnAt('10.45.0.6');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ueTable.asked, 1, 'the UE table is asked while RADIUS has not answered yet');
+    answerRadius(undefined);
+    assert.equal(await lookup, '+8613900000005');
+  });
+
+  it('the earlier resolver wins even when a later one answers first', async () => {
+    const radius = resolver({ '10.45.0.6': '+8613900000007' }, 60);
+    const ueTable = resolver({ '10.45.0.6': '+8613900000005' }, 0);
+    assert.equal(await new ChainedAddresses([radius, ueTable]).msisdnAt('10.45.0.6'), '+8613900000007');
+  });
+
+  it("a later resolver's failure does not matter once an earlier one knows the address", async () => {
+    const radius = resolver({ '10.45.0.6': '+8613900000007' }, 20);
+    const ueTable = resolver({}, 0, 'subscriber API unreachable');
+    assert.equal(await new ChainedAddresses([radius, ueTable]).msisdnAt('10.45.0.6'), '+8613900000007');
+  });
+
+  it('fails when a resolver that would decide fails, and knows nobody when none does', async () => {
+    const ueTableDown = resolver({}, 0, 'subscriber API unreachable');
+    await assert.rejects(new ChainedAddresses([resolver({}, 10), ueTableDown]).msisdnAt('10.45.0.6'), /unreachable/);
+    await assert.rejects(new ChainedAddresses([resolver({}, 10, 'redis down'), resolver({ '10.45.0.6': '+8613900000005' }, 0)]).msisdnAt('10.45.0.6'), /redis down/);
+    assert.equal(await new ChainedAddresses([resolver({}, 0), resolver({}, 5)]).msisdnAt('10.45.0.9'), undefined);
   });
 });
