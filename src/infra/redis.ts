@@ -77,8 +77,8 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
     lazyConnect: false,
   };
   if (purpose === 'command') {
-    // Auto-pipelining sends every command issued in one tick of the event loop in one write: under
-    // load, one syscall for the commands of many requests instead of one per command.
+    // Commands issued in one turn of the event loop go out in one write (see writeOncePerTurn);
+    // on a cluster, whose node connections are its own, by ioredis's auto-pipelining.
     return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000, enableAutoPipelining: true };
   }
   return { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null };
@@ -105,10 +105,38 @@ export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exp
     };
     return new Cluster(p.hosts, clusterOptions);
   }
-  if (p.kind === 'sentinel') {
-    return new Redis({ ...options, sentinels: p.hosts, name: p.masterName });
-  }
-  return new Redis({ ...options, host: p.hosts[0].host, port: p.hosts[0].port });
+  const batched = options.enableAutoPipelining === true;
+  const single = { ...options, enableAutoPipelining: false };
+  const client = p.kind === 'sentinel' ? new Redis({ ...single, sentinels: p.hosts, name: p.masterName }) : new Redis({ ...single, host: p.hosts[0].host, port: p.hosts[0].port });
+  if (batched) writeOncePerTurn(client);
+  return client;
+}
+
+/**
+ * Sends the commands issued in one turn of the event loop in one write: the socket is corked at
+ * the first command and uncorked in the turn's check phase, as ioredis's auto-pipelining would
+ * flush, so that under load the commands of many requests share one syscall. Auto-pipelining
+ * itself builds a Pipeline per turn that copies a method for every script defined on the
+ * connection and holds it until the replies arrive: a few kilobytes per request step, enough to
+ * make V8 promote them into the old generation and collect it every few seconds.
+ */
+function writeOncePerTurn(client: Redis): void {
+  const send = client.sendCommand;
+  let corked: Redis['stream'] | undefined;
+  const uncork = () => {
+    const socket = corked;
+    corked = undefined;
+    socket?.uncork();
+  };
+  client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+    const socket = this.stream;
+    if (!corked && socket?.writable && this.status === 'ready') {
+      socket.cork();
+      corked = socket;
+      setImmediate(uncork);
+    }
+    return send.apply(this, args);
+  };
 }
 
 /** Waits until a connection is ready, or fails with a message that says where it tried. */
