@@ -169,10 +169,10 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   const keyring = new Keyring(redis, key, { maxTokenLifetimeSeconds: config.accessTokenTtlSeconds + config.clockToleranceSeconds + 60 });
   await keyring.init();
   // BullMQ defines some fifty scripts on the connection it is given, and ioredis copies a
-  // connection's scripts into every pipeline and transaction: the producer gets its own connection
-  // so the request path's pipelines stay cheap.
-  // No auto-pipelining there either: each automatic pipeline would copy those scripts too.
-  const producer = createRedis(config.redisUrl!, 'command', 'producer', { autoPipelining: false });
+  // connection's scripts into every transaction (MULTI) made on it: the producer gets its own
+  // connection so the request path's transactions stay cheap. Its writes are batched per turn of
+  // the event loop like the command connection's, by corking, which copies nothing.
+  const producer = createRedis(config.redisUrl!, 'command', 'producer');
   producer.on('error', () => {});
   try {
     await waitReady(producer, config.redisUrl!);

@@ -41,7 +41,7 @@ describe('the command connection', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function connect(purpose: 'command' | 'blocking', o?: { autoPipelining?: boolean }): Promise<Redis> {
+  async function connect(purpose: 'command' | 'blocking', o?: { batchWrites?: boolean }): Promise<Redis> {
     const client = createRedis(server.url, purpose, 'test', o) as Redis;
     clients.push(client);
     await waitReady(client, server.url);
@@ -70,8 +70,8 @@ describe('the command connection', function () {
     assert.equal(counts.writes, 3);
   });
 
-  it('a connection without batching (the job producer) is not held back', async () => {
-    const client = await connect('command', { autoPipelining: false });
+  it('a connection without batching is not held back', async () => {
+    const client = await connect('command', { batchWrites: false });
     const counts = countWrites(client);
     await Promise.all(Array.from({ length: 10 }, (_, i) => client.set(`plain:${i}`, 'x')));
     // The first command leaves at once; only what queues behind a pending write can share one.

@@ -84,12 +84,15 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
   return { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 
-/** Opens a connection for the given purpose. */
-export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway', o: { autoPipelining?: boolean } = {}): RedisClient {
+/**
+ * Opens a connection for the given purpose. `batchWrites: false` sends each command of a
+ * command connection as it is issued instead of once per turn of the event loop.
+ */
+export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway', o: { batchWrites?: boolean } = {}): RedisClient {
   const p = parseRedisUrl(url);
   const options: RedisOptions = {
     ...optionsFor(purpose),
-    ...(o.autoPipelining === false ? { enableAutoPipelining: false } : {}),
+    ...(o.batchWrites === false ? { enableAutoPipelining: false } : {}),
     connectionName: name,
     username: p.username,
     password: p.password,
