@@ -144,7 +144,8 @@ async function buildGateway(p: GatewayParts): Promise<GatewayApp> {
 function startWorkers(config: GatewayConfig, processors: ProcessorMap, logger: Logger, metrics: Metrics): WorkerPool {
   const pool = new WorkerPool(processors, {
     connect: () => {
-      const c = createRedis(config.redisUrl!, 'blocking', 'worker');
+      // BullMQ blocks on a duplicate of it (which is not batched); this one carries the jobs' state changes.
+      const c = createRedis(config.redisUrl!, 'blocking', 'worker', { batchWrites: true });
       c.on('error', () => {}); // reconnects by itself; the worker logs what matters
       return c;
     },

@@ -85,8 +85,9 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
 }
 
 /**
- * Opens a connection for the given purpose. `batchWrites: false` sends each command of a
- * command connection as it is issued instead of once per turn of the event loop.
+ * Opens a connection for the given purpose. Command connections send the commands of one turn of
+ * the event loop in one write; `batchWrites` says otherwise, for any purpose (a cluster's own
+ * node connections are batched by ioredis's auto-pipelining instead, commands only).
  */
 export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway', o: { batchWrites?: boolean } = {}): RedisClient {
   const p = parseRedisUrl(url);
@@ -108,7 +109,7 @@ export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exp
     };
     return new Cluster(p.hosts, clusterOptions);
   }
-  const batched = options.enableAutoPipelining === true;
+  const batched = o.batchWrites ?? options.enableAutoPipelining === true;
   const single = { ...options, enableAutoPipelining: false };
   const client = p.kind === 'sentinel' ? new Redis({ ...single, sentinels: p.hosts, name: p.masterName }) : new Redis({ ...single, host: p.hosts[0].host, port: p.hosts[0].port });
   if (batched) writeOncePerTurn(client);
