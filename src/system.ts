@@ -144,7 +144,8 @@ async function buildGateway(p: GatewayParts): Promise<GatewayApp> {
 function startWorkers(config: GatewayConfig, processors: ProcessorMap, logger: Logger, metrics: Metrics): WorkerPool {
   const pool = new WorkerPool(processors, {
     connect: () => {
-      // BullMQ blocks on a duplicate of it (which is not batched); this one carries the jobs' state changes.
+      // BullMQ works on duplicates of it, one for the jobs' state changes and one that blocks
+      // waiting for jobs; both batch their writes per turn like it.
       const c = createRedis(config.redisUrl!, 'blocking', 'worker', { batchWrites: true });
       c.on('error', () => {}); // reconnects by itself; the worker logs what matters
       return c;

@@ -70,6 +70,17 @@ describe('the command connection', function () {
     assert.equal(counts.writes, 3);
   });
 
+  it('its duplicates batch too (BullMQ runs its workers on duplicates of the connection it is given)', async () => {
+    const client = await connect('blocking', { batchWrites: true });
+    const copy = client.duplicate();
+    clients.push(copy);
+    await waitReady(copy, server.url);
+    const counts = countWrites(copy);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => copy.set(`dup:${i}`, 'x')));
+    assert.equal(counts.writes, 1);
+    assert.equal(counts.chunks, 10);
+  });
+
   it('a connection without batching is not held back', async () => {
     const client = await connect('command', { batchWrites: false });
     const counts = countWrites(client);

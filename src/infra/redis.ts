@@ -141,6 +141,13 @@ function writeOncePerTurn(client: Redis): void {
     }
     return send.apply(this, args);
   };
+  // BullMQ's workers run on duplicates of the connection they are given: those batch too.
+  const duplicate = client.duplicate;
+  client.duplicate = function (this: Redis, ...args: Parameters<Redis['duplicate']>) {
+    const copy = duplicate.apply(this, args);
+    writeOncePerTurn(copy);
+    return copy;
+  };
 }
 
 /** Waits until a connection is ready, or fails with a message that says where it tried. */
