@@ -77,9 +77,7 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
     lazyConnect: false,
   };
   if (purpose === 'command') {
-    // Commands issued in one turn of the event loop go out in one write (see writeOncePerTurn);
-    // on a cluster, whose node connections are its own, by ioredis's auto-pipelining.
-    return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000, enableAutoPipelining: true };
+    return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 };
   }
   return { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
@@ -91,9 +89,9 @@ function optionsFor(purpose: ConnectionPurpose): RedisOptions {
  */
 export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exposure-gateway', o: { batchWrites?: boolean } = {}): RedisClient {
   const p = parseRedisUrl(url);
+  const batch = o.batchWrites ?? purpose === 'command';
   const options: RedisOptions = {
     ...optionsFor(purpose),
-    ...(o.batchWrites === false ? { enableAutoPipelining: false } : {}),
     connectionName: name,
     username: p.username,
     password: p.password,
@@ -104,15 +102,13 @@ export function createRedis(url: string, purpose: ConnectionPurpose, name = 'exp
     const clusterOptions: ClusterOptions = {
       redisOptions: options,
       enableOfflineQueue: options.enableOfflineQueue,
-      enableAutoPipelining: options.enableAutoPipelining,
+      enableAutoPipelining: batch && purpose === 'command',
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
     };
     return new Cluster(p.hosts, clusterOptions);
   }
-  const batched = o.batchWrites ?? options.enableAutoPipelining === true;
-  const single = { ...options, enableAutoPipelining: false };
-  const client = p.kind === 'sentinel' ? new Redis({ ...single, sentinels: p.hosts, name: p.masterName }) : new Redis({ ...single, host: p.hosts[0].host, port: p.hosts[0].port });
-  if (batched) writeOncePerTurn(client);
+  const client = p.kind === 'sentinel' ? new Redis({ ...options, sentinels: p.hosts, name: p.masterName }) : new Redis({ ...options, host: p.hosts[0].host, port: p.hosts[0].port });
+  if (batch) writeOncePerTurn(client);
   return client;
 }
 
