@@ -3,6 +3,7 @@ import { SubscriberApiIdentity } from '../adapters/subscriber-api/subscriber-api
 import { TmfLineController } from '../adapters/tmf/tmf-line-controller.ts';
 import type { Southbound } from './capabilities/types.ts';
 import { ConfigError } from './infra/config.ts';
+import type { Logger } from './infra/logger.ts';
 
 /** Where the network is: real elements in production, the simulators in development and tests. */
 export interface NetworkEndpoints {
@@ -57,7 +58,7 @@ export interface ConnectedSouthbound extends Southbound {
  * Builds the southbound adapters. With `listen` (the worker role) the N5 callback server starts,
  * so the PCF's notifications reach this process.
  */
-export async function connectSouthbound(endpoints: NetworkEndpoints, options: { listen: boolean }): Promise<ConnectedSouthbound> {
+export async function connectSouthbound(endpoints: NetworkEndpoints, options: { listen: boolean; logger?: Logger }): Promise<ConnectedSouthbound> {
   const host = endpoints.n5CallbackHost ?? '127.0.0.1';
   let callbackBase = endpoints.n5CallbackUrl ?? `http://${host}:${endpoints.n5CallbackPort}`;
   const qos = new N5QosController({ pcfApiRoot: endpoints.pcfApiRoot, callbackBase, callbackPort: endpoints.n5CallbackPort, callbackHost: host });
@@ -66,7 +67,10 @@ export async function connectSouthbound(endpoints: NetworkEndpoints, options: { 
     if (!endpoints.n5CallbackUrl) callbackBase = `http://${host}:${port}`;
     qos.setCallbackBase(callbackBase);
   }
-  const identity = new SubscriberApiIdentity(endpoints.subscriberApiUrl);
+  const identity = new SubscriberApiIdentity(endpoints.subscriberApiUrl, {
+    onFeedState: (open, why) =>
+      open ? options.logger?.info('subscriber change feed open: identity answers are kept until it reports a change') : options.logger?.warn({ why }, 'subscriber change feed closed: every identity lookup asks the subscriber API until it reopens'),
+  });
   let lines: TmfLineController | undefined;
   if (endpoints.lineControllerUrl) {
     lines = new TmfLineController({ baseUrl: endpoints.lineControllerUrl, callbackHost: host, callbackPort: endpoints.lineEventsPort ?? 0, callbackUrl: endpoints.lineEventsUrl });

@@ -200,7 +200,7 @@ export async function createSystem(config: GatewayConfig, options: SystemOptions
   let southbound: ConnectedSouthbound | undefined;
   let radius: RadiusAccounting | undefined;
   try {
-    southbound = config.network ? await connectSouthbound(config.network, { listen: roles.includes('worker') }) : undefined;
+    southbound = config.network ? await connectSouthbound(config.network, { listen: roles.includes('worker'), logger }) : undefined;
     if (config.radius && southbound) {
       // Devices are identified by what the packet gateway's RADIUS accounting says first, then by
       // the UE table. Every process reads the learned table from Redis; one UDP port per host, so

@@ -4,6 +4,7 @@
  */
 import { stderrLog } from '../common/server.ts';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../common/simulator.ts';
+import { ChangeFeed } from './change-feed.ts';
 import { controlRoutes } from './control.ts';
 import { BearerControllerModel } from './model.ts';
 import type { ModelOptions } from './options.ts';
@@ -24,11 +25,22 @@ export type BearerController = SimulatorHandle<BearerControllerModel>;
 export async function startBearerController(options: BearerControllerOptions = {}): Promise<BearerController> {
   const { port, host, notifyRetries, notifyRetryDelayMs, log = stderrLog('bearer-controller'), ...modelOptions } = options;
   const model = new BearerControllerModel(modelOptions);
-  return startSimulator<BearerControllerModel, BearerEvent>(model, {
+  const feed = new ChangeFeed(model);
+  const simulator = await startSimulator<BearerControllerModel, BearerEvent>(model, {
     options: { port, host, notifyRetries, notifyRetryDelayMs, log },
-    routes: [...apiRoutes(model), ...controlRoutes(model)],
+    // The feed's path comes before `/subscribers/{msisdn}`, which would match it too.
+    routes: [feed.route(), ...apiRoutes(model), ...controlRoutes(model)],
     onDropped: (event, url, reason) => log('notification dropped', { ...event, notifyUrl: url, reason }),
     // The events of one bearer go out in order.
     connect: (notifier) => model.onEvent((event, url) => notifier.send(event.bearerId, url, event)),
   });
+  const close = simulator.close;
+  return {
+    ...simulator,
+    close() {
+      // Open feeds would keep the listener from closing.
+      feed.close();
+      return close();
+    },
+  };
 }

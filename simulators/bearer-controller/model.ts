@@ -6,9 +6,9 @@ import { between, mulberry32, type Prng } from '../common/prng.ts';
 import { admit, isGbr, loadOf, resourceTypeOf } from './admission.ts';
 import * as faults from './faults.ts';
 import { withDefaults, type ModelOptions } from './options.ts';
-import { indexOfIpv4, indexOfMsisdn, Population } from './population.ts';
+import { indexOfIpv4, indexOfMsisdn, ipv4Of, msisdnOf, Population } from './population.ts';
 import { SimulatorError } from './problems.ts';
-import type { Bearer, BearerCause, BearerEvent, BearerRequest, Cell, CellLoad, RrcState, SetupTiming, SimView, SubscriberView } from './types.ts';
+import type { Bearer, BearerCause, BearerEvent, BearerRequest, Cell, CellLoad, RrcState, SetupTiming, SimView, SubscriberChange, SubscriberView } from './types.ts';
 
 /** EPS bearer identities 5–15 (TS 24.007 §11.2.3.1.5): at most 11 bearers per UE. */
 export const MAX_BEARERS_PER_UE = 11;
@@ -48,6 +48,17 @@ export class BearerControllerModel {
 
   onEvent(listener: BearerListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Runs `listener` synchronously after every change to a UE (`changed`) and on {@link reset}
+   * (`reset`), before whatever caused it returns: a change is announced before it is acknowledged.
+   */
+  onSubscriberChange(listener: (change: Extract<SubscriberChange, { type: 'changed' | 'reset' }>) => void): void {
+    this.population.onChange((i) => {
+      const at = new Date().toISOString();
+      listener(i === undefined ? { type: 'reset', at } : { type: 'changed', msisdn: msisdnOf(i), ipv4: ipv4Of(i), at });
+    });
   }
 
   /** Runs `listener` on every {@link reset} (the notifier drops deliveries still under way). */

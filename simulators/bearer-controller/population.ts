@@ -66,6 +66,8 @@ export function indexOfIpv4(address: string): number | undefined {
 
 export class Population {
   private readonly changed = new Map<number, UeState>();
+  /** Hear about every change: a UE's index, or undefined when every UE went back to its initial state. */
+  private readonly listeners: Array<(i: number | undefined) => void> = [];
 
   /**
    * @param startedAt when the simulator started (ms since the epoch, whole seconds): first
@@ -85,7 +87,13 @@ export class Population {
   update(i: number, patch: Partial<UeState>): UeState {
     const next = { ...this.state(i), ...patch };
     this.changed.set(i, next);
+    for (const listener of this.listeners) listener(i);
     return { ...next };
+  }
+
+  /** Runs `listener` after every {@link update} (with the UE's index) and {@link clear} (with undefined). */
+  onChange(listener: (i: number | undefined) => void): void {
+    this.listeners.push(listener);
   }
 
   view(i: number): SubscriberView {
@@ -116,6 +124,7 @@ export class Population {
 
   clear(): void {
     this.changed.clear();
+    for (const listener of this.listeners) listener(undefined);
   }
 
   private initial(i: number): UeState {

@@ -128,3 +128,16 @@ export interface SimView {
   /** True once the number has had a SIM swap; false while it has its first SIM. */
   swapped: boolean;
 }
+
+/**
+ * A line of the subscriber change feed (`GET /subscribers/changes`, NDJSON): `subscribed` first,
+ * once the feed is open; `changed` after anything about a UE changed (attachment, cell, RRC state,
+ * SIM), naming its number and the address its data session has or would have; `reset` when every
+ * UE went back to its initial state; `heartbeat` now and then, so a reader can tell a quiet feed
+ * from a dead one.
+ */
+export type SubscriberChange =
+  | { type: 'subscribed'; at: string }
+  | { type: 'changed'; msisdn: string; ipv4: string; at: string }
+  | { type: 'reset'; at: string }
+  | { type: 'heartbeat'; at: string };

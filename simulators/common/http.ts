@@ -25,11 +25,17 @@ export interface Reply {
 }
 
 /** One method on the paths `path` matches; its groups become `params`. */
-export interface Route {
+export type Route = {
   method: 'GET' | 'POST' | 'DELETE';
   path: RegExp;
-  handle(context: RouteContext): Reply;
-}
+} & (
+  | { handle(context: RouteContext): Reply }
+  /**
+   * An answer that stays open (a change feed): the route writes `res` itself, from now on. It may
+   * still throw a SimulatorError before it writes anything, to refuse.
+   */
+  | { stream(context: RouteContext, res: ServerResponse): void }
+);
 
 /** How a simulator's router reports bugs and writes errors. */
 export interface RouterOptions {
@@ -106,7 +112,9 @@ export function createRouter(routes: Route[], options: RouterOptions): RequestLi
         pathname = url.pathname;
         const { route, params } = resolve(routes, req.method ?? 'GET', pathname);
         const body = await readJson(req);
-        send(res, route.handle({ params, query: url.searchParams, body }));
+        const context = { params, query: url.searchParams, body };
+        if ('stream' in route) route.stream(context, res);
+        else send(res, route.handle(context));
       } catch (err) {
         if (!(err instanceof SimulatorError)) onError(err);
         // Leave nothing unread behind an early error, so the connection can be reused.
