@@ -46,15 +46,27 @@ export interface RequestContext {
   log: Logger;
   /** Set for every operation that has a security requirement. */
   principal?: Principal;
+  /** What the operation's {@link Prefetch} read, when it has one. */
+  prefetched?: Promise<unknown>;
 }
 
 export type OperationHandler = (req: ApiRequest<any>, ctx: RequestContext) => Promise<Reply> | Reply;
+
+/**
+ * The first read an operation's handler makes, started together with the request's admission
+ * (rate limit and quota), so that both reach Redis in one write and come back in one read: one
+ * round trip where there were two. It runs on a valid request from an authenticated client that
+ * may still be refused, so it must change nothing; its failure is the handler's to meet.
+ */
+export type Prefetch = (req: ApiRequest<any>) => Promise<unknown>;
 
 /** One OpenAPI document and the handlers of its operations, by operationId. */
 export interface ApiDefinition {
   /** Absolute path of the OpenAPI 3.0.3 document; its `servers[0].url` gives the base path. */
   document: string;
   handlers: Record<string, OperationHandler>;
+  /** Reads to start during admission, by operationId (see {@link Prefetch}). */
+  prefetch?: Record<string, Prefetch>;
 }
 
 /** The platform services a capability is built from. */

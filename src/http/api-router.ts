@@ -153,30 +153,45 @@ export async function buildApi(
     res.locals.operation = op.operationId;
     const context = { api: backend, operation: op.operation, request: { method: request.method, path: request.path, headers: request.headers, query: request.query, params } } as unknown as Context;
     await authorize(context, req, res);
-    await admission(context, req, res);
-    parseBody(op.operation, request);
-    const errors = router.validate(op, {
-      params,
-      query: request.query,
-      headers: request.headers,
-      body: request.body,
-      contentType: mediaType(request.headers['content-type'] as string | undefined),
-    });
-    if (errors) throw new ApiError('INVALID_ARGUMENT', describeValidation(errors));
-    const apiRequest: ApiRequest = {
-      params,
-      query: request.query,
-      headers: request.headers,
-      body: request.body,
-      peer: { address: req.socket?.remoteAddress, port: req.socket?.remotePort },
-    };
+    // Admission's Redis command is on its way (held for this turn's write) while the body is
+    // checked; a refusal still comes first, as the order above says.
+    const admitted = admission(context, req, res);
+    let apiRequest: ApiRequest;
+    try {
+      parseBody(op.operation, request);
+      const errors = router.validate(op, {
+        params,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+        contentType: mediaType(request.headers['content-type'] as string | undefined),
+      });
+      if (errors) throw new ApiError('INVALID_ARGUMENT', describeValidation(errors));
+      apiRequest = {
+        params,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+        peer: { address: req.socket?.remoteAddress, port: req.socket?.remotePort },
+      };
+    } catch (err) {
+      await admitted;
+      throw err;
+    }
+    // In the same turn as admission's command, so the two leave in one write.
+    const prefetched = api.prefetch?.[op.operationId]?.(apiRequest);
+    // A refused request never looks at what was read; a failed read is the handler's to meet.
+    prefetched?.catch(() => undefined);
+    await admitted;
     return api.handlers[op.operationId](apiRequest, {
       operationId: op.operationId,
       correlator: res.locals.correlator,
       get log() {
         return res.locals.log;
       },
+      // Admission may have read the client's rights again.
       principal: res.locals.principal,
+      prefetched,
     });
   }
   return { basePath, title: definition.info.title, handle };

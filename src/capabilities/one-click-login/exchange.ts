@@ -96,7 +96,8 @@ async function askNetwork(deps: ExchangeDeps, c: Facts, msisdn: string, windowHo
  * its refusal from {@link consume}, the one atomic decision.
  */
 async function exchange<T>(deps: ExchangeDeps, token: string, ctx: RequestContext, judge: (msisdn: string, c: Facts) => Promise<T>, entry: Entry<T>): Promise<{ msisdn: string; c: Live; judgement: T }> {
-  const peek = await deps.tokens.peek(token);
+  // The record was read with the request's admission when the router did (prefetch); else now.
+  const peek = await ((ctx.prefetched as ReturnType<TokenStore['peek']> | undefined) ?? deps.tokens.peek(token));
   const live = !!peek?.sealedNumber && peek.clientId === ctx.principal!.clientId && peek.state === 'ISSUED' && Date.now() < peek.expiresAt;
   let msisdn = live ? deps.vault.open(peek.sealedNumber) : undefined;
   let judgement = msisdn !== undefined ? { value: await judge(msisdn, peek!) } : undefined;

@@ -39,7 +39,9 @@ function create(services: PlatformServices): CapabilityRuntime {
     login: (req, ctx) => login(exchange, req, ctx),
     verify: (req, ctx) => verify(exchange, req, ctx),
   };
-  return { apis: [{ document: DOCUMENT, handlers }] };
+  // An exchange starts by reading its token's record: that read goes to Redis with the rate-limit check.
+  const peek = (req: { body: { token: string } }) => tokens.peek(req.body.token);
+  return { apis: [{ document: DOCUMENT, handlers, prefetch: { login: peek, verify: peek } }] };
 }
 
 /**
