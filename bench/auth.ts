@@ -13,7 +13,7 @@ import { pacedPostInChild, type PacedResult } from './support/paced.ts';
 import { startBenchRedis } from './support/redis.ts';
 import { fmt } from './support/stats.ts';
 import { machineFacts, table, writeSection } from './support/report.ts';
-import { stealMeter, usageMeter, type Usage } from './support/usage.ts';
+import { forkMeter, stealMeter, usageMeter, type Usage } from './support/usage.ts';
 import { AUTH_CLIENT, DEVICES, ueAddress } from './auth/bootstrap.ts';
 
 const LOAD = { connections: 32, durationSeconds: 10, warmupSeconds: 3 };
@@ -26,19 +26,22 @@ const OCL = '/one-click-login/v1';
 
 interface Results {
   /** The baseline, measured in windows alternating with issuance's, then with exchange's. */
-  baseline: { issue: Measured; exchange: Measured; paced: PacedResult & { rate: number; stolen: number } };
+  baseline: { issue: Measured; exchange: Measured; paced: Paced & { rate: number } };
   issue: Measured;
-  exchange: Measured & { paced: PacedResult & { rate: number; stolen: number } };
+  exchange: Measured & { paced: Paced & { rate: number } };
   pool: { issued: number; spent: number };
 }
 
 const phoneOf = (i: number) => `+86139000${String(i % DEVICES).padStart(5, '0')}`;
 
+/** A paced step's result, with the CPU stolen and the redis-server's forks (AOF rewrites) meanwhile. */
+type Paced = PacedResult & { stolen: number; redisForks: number };
+
 /** The baseline server, running until stopped, as one side of the alternating measurements. */
 interface Baseline {
   side: Side;
   /** Half its measured rate for `seconds`, evenly, from a paced client of its own. */
-  paced(rate: number, seconds: number): Promise<PacedResult & { stolen: number }>;
+  paced(rate: number, seconds: number): Promise<Paced>;
   stop(): Promise<void>;
 }
 
@@ -46,11 +49,12 @@ interface Baseline {
  * `seconds` of bodies from `next` at `rate`, evenly, after a second that is not measured
  * (`pacedPostInChild`), with the CPU stolen meanwhile.
  */
-async function pacedWithSteal(o: { url: string; rate: number; seconds: number; headers: Record<string, string>; next: () => string }): Promise<PacedResult & { stolen: number }> {
+async function pacedWithSteal(o: { url: string; redisUrl: string; rate: number; seconds: number; headers: Record<string, string>; next: () => string }): Promise<Paced> {
   const bodies = Array.from({ length: o.rate * (PACED_WARMUP_SECONDS + o.seconds) }, o.next);
   const stolen = stealMeter();
+  const forks = await forkMeter(o.redisUrl);
   const result = await pacedPostInChild({ url: o.url, rate: o.rate, headers: o.headers, bodies, warmupCount: o.rate * PACED_WARMUP_SECONDS });
-  return { ...result, stolen: stolen() };
+  return { ...result, stolen: stolen(), redisForks: await forks() };
 }
 
 async function startBaseline(cleanup: Cleanup): Promise<Baseline> {
@@ -84,7 +88,7 @@ async function startBaseline(cleanup: Cleanup): Promise<Baseline> {
       load: (label, seconds) => runLoad(label, { ...options, duration: seconds }),
       meter: () => usageMeter(child.process.pid!, redis.server.process.pid!, redis.server.url),
     },
-    paced: (rate, seconds) => pacedWithSteal({ url, rate, seconds, headers: { 'content-type': 'application/json' }, next: nextToken }),
+    paced: (rate, seconds) => pacedWithSteal({ url, redisUrl: redis.server.url, rate, seconds, headers: { 'content-type': 'application/json' }, next: nextToken }),
     async stop() {
       await stopChild();
       await redis.stop();
@@ -165,7 +169,7 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
     const baselinePaced = await baseline.paced(baselineRate, PACED_SECONDS);
     const rate = Math.max(1, Math.floor(exchange.load.rps / 2));
     progress(`exchange: ${PACED_SECONDS} s at ${rate}/s (half its maximum), evenly`);
-    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, rate, seconds: PACED_SECONDS, headers, next: nextToken });
+    const paced = await pacedWithSteal({ url: `${base}${OCL}/login`, redisUrl: redis.server.url, rate, seconds: PACED_SECONDS, headers, next: nextToken });
     progress(`exchange at ${rate}/s: p50 ${fmt(paced.p50, 1)} ms, p99 ${fmt(paced.p99, 1)} ms; ${JSON.stringify(paced.statuses)}; baseline at ${baselineRate}/s: p99 ${fmt(baselinePaced.p99, 1)} ms`);
     return {
       baseline: { issue: baselineIssue, exchange: baselineExchange, paced: { ...baselinePaced, rate: baselineRate } },
@@ -211,10 +215,10 @@ function report(r: Results, seconds: number): string {
     'How each number was measured:',
     '',
     `- **Baseline**: \`bench/auth/baseline-server.ts\`, express 5 + ioredis in its own Node process: \`POST /exchange\` with \`{"token": "<n>"}\`, one \`GETDEL tok:<n>\` (each request a different pre-stored token holding a phone number), 200 with the number; on its own redis-server (appendonly yes, appendfsync everysec). autocannon ${LOAD.connections} connections, a warm-up of ${LOAD.warmupSeconds} s or more, until ${WARM_UP_RESPONSES} answers, then ${LOAD.durationSeconds} s measured in windows of ${LOAD.durationSeconds / 2} s alternating with the gateway's (baseline, gateway, gateway, baseline), once against issuance and once against exchange, the baseline and the gateway running throughout, so that both see the same machine: on a shared virtual machine the CPU left to us drifts within minutes. Throughput = 2xx responses / measured time; latency percentiles over every response. Then ${PACED_SECONDS} s at half the baseline's rate, right before the gateway's paced step, sent evenly by an open-loop client in a process of its own (\`bench/support/paced-process.ts\`), so that the benchmark process's pauses are not counted as latency; the client sends ${PACED_WARMUP_SECONDS} s at the same rate first, not measured, while it opens its connections and its own code is compiled (the same for both sides).`,
-    `- **Deployment**: the simulated network in its own process (\`bench/network-process.ts\`: its subscriber API is the UE table that identifies devices by address), a gateway process (\`bench/gateway-process.ts\`, role gateway, bootstrap \`bench/auth/bootstrap.ts\`: one application on a plan that never limits; per-address and per-number limits far above the run), one AOF redis-server, LOG_LEVEL=warn.`,
+    `- **Deployment**: the simulated network in its own process (\`bench/network-process.ts\`: its subscriber API is the UE table that identifies devices by address; the gateway keeps its answers while the API's change feed is open, so the issuance's lookup and the exchange's re-check of the same address ask the network once), a gateway process (\`bench/gateway-process.ts\`, role gateway, bootstrap \`bench/auth/bootstrap.ts\`: one application on a plan that never limits; per-address and per-number limits far above the run), one AOF redis-server, LOG_LEVEL=warn.`,
     `- **Issuance**: \`POST ${OCL}/tokens\` as the phones' SDK sends it, each request from another of ${DEVICES} UEs (its data-path address in X-Forwarded-For from loopback, the trusted proxy in this deployment); the gateway resolves the address to the subscriber, applies the limits, stores the token (hashed, the number sealed) and answers 201. Only 201s count.`,
-    `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly, after ${PACED_WARMUP_SECONDS} s at that rate that is not measured; the target is its p99.`,
-    `- **CPU stolen** by the hypervisor (the \`steal\` share of /proc/stat, over both cores): issuance ${pctSteal(r.issue.load.stolen)} (baseline's windows ${pctSteal(bi.load.stolen)}), exchange ${pctSteal(r.exchange.load.stolen)} (baseline's windows ${pctSteal(b.load.stolen)}), paced exchange ${pctSteal(p.stolen)} (baseline's ${pctSteal(r.baseline.paced.stolen)}). Time stolen from a process is time it cannot answer in, so these bound how far the figures say anything about the code.`,
+    `- **Exchange**: \`POST ${OCL}/login\` as the app's server sends it (client-credentials bearer token), each request a different token issued before the step (${r.pool.issued} issued, ${r.pool.spent} spent); the gateway checks the token, the scope and the plan (the token's record is read in the same Redis round trip as the rate-limit check), checks that the address still belongs to the subscriber, consumes the token atomically and answers the phone number. Only 200s count. Then ${PACED_SECONDS} s at half the measured rate, evenly, after ${PACED_WARMUP_SECONDS} s at that rate that is not measured; the target is its p99.`,
+    `- **CPU stolen** by the hypervisor (the \`steal\` share of /proc/stat, over both cores): issuance ${pctSteal(r.issue.load.stolen)} (baseline's windows ${pctSteal(bi.load.stolen)}), exchange ${pctSteal(r.exchange.load.stolen)} (baseline's windows ${pctSteal(b.load.stolen)}), paced exchange ${pctSteal(p.stolen)} (baseline's ${pctSteal(r.baseline.paced.stolen)}). Time stolen from a process is time it cannot answer in, so these bound how far the figures say anything about the code. Forks of each side's redis-server (an AOF rewrite, whose child copies the data set on one of the two cores) during its paced step: gateway ${p.redisForks}, baseline ${r.baseline.paced.redisForks}.`,
     '',
     '### Where the time goes',
     '',

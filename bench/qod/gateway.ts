@@ -7,7 +7,7 @@ import { alternate, progress, runLoad, type LoadResult, type Measured, type Side
 import { pacedPost } from '../support/paced.ts';
 import { startBenchRedis, type BenchRedis } from '../support/redis.ts';
 import { percentile } from '../support/stats.ts';
-import { stealMeter, usageMeter, type Usage } from '../support/usage.ts';
+import { forkMeter, stealMeter, usageMeter, type Usage } from '../support/usage.ts';
 import type { LoadSettings } from './baseline.ts';
 import { BENCH_CLIENT, ELIGIBLE_SUBSCRIBERS, MAX_FLOWS_PER_UE, createBody } from './bootstrap.ts';
 import { TimingSink } from './sink.ts';
@@ -32,6 +32,8 @@ export interface ActivationResult {
   toSink: { p50: number; p99: number };
   /** Share of the machine's CPU time stolen by the hypervisor while the creates were sent. */
   stolen: number;
+  /** Forks of the redis-server (AOF rewrites) from the first create until every event arrived. */
+  redisForks: number;
 }
 
 /** Sessions created under load with every process running, counted once they are AVAILABLE. */
@@ -190,8 +192,9 @@ async function drain(g: Running, timeoutMs = 120_000): Promise<void> {
 }
 
 /** Latencies from the send times of created sessions to their AVAILABLE events. */
-async function activationOf(g: Running, sentAt: Map<string, number>, rate: number, create: { p50: number; p99: number }, stolen: number): Promise<ActivationResult> {
+async function activationOf(g: Running, sentAt: Map<string, number>, rate: number, create: { p50: number; p99: number }, stolen: number, forks: () => Promise<number>): Promise<ActivationResult> {
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
+  const redisForks = await forks();
   const arrived = [...sentAt].filter(([id]) => g.sink.available.has(id));
   const latencies = arrived.map(([id, sent]) => g.sink.available.get(id)! - sent);
   // Where the time went: the session records say when each became AVAILABLE.
@@ -204,7 +207,7 @@ async function activationOf(g: Running, sentAt: Map<string, number>, rate: numbe
     const toAvailable = records.map((r) => r.startedAt! - r.createdAt);
     const toSink = records.map((r) => g.sink.availableAt.get(r.id)! - r.startedAt!);
     const split = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99) });
-    return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99, toAvailable: split(toAvailable), toSink: split(toSink), stolen };
+    return { rate, sessions: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), missing, createP50: create.p50, createP99: create.p99, toAvailable: split(toAvailable), toSink: split(toSink), stolen, redisForks };
   } finally {
     redis.disconnect();
   }
@@ -214,6 +217,7 @@ async function activationOf(g: Running, sentAt: Map<string, number>, rate: numbe
 async function pacedActivation(g: Running, rate: number, count: number): Promise<ActivationResult> {
   const sentAt = new Map<string, number>();
   const stolen = stealMeter();
+  const forks = await forkMeter(g.redis.server.url);
   const r = await pacedPost({
     url: g.url,
     rate,
@@ -225,7 +229,7 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
     },
   });
   g.created += r.statuses['201'] ?? 0;
-  return activationOf(g, sentAt, rate, r, stolen());
+  return activationOf(g, sentAt, rate, r, stolen(), forks);
 }
 
 /**
@@ -234,6 +238,7 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
  */
 async function burstActivation(g: Running, rate: number, connections: number, durationSeconds: number): Promise<ActivationResult> {
   const sentAt = new Map<string, number>();
+  const forks = await forkMeter(g.redis.server.url);
   let created: string | undefined;
   const onInstance = (instance: autocannon.Instance) =>
     instance.on('response', (_client, _status, _bytes, responseTime) => {
@@ -263,7 +268,7 @@ async function burstActivation(g: Running, rate: number, connections: number, du
     onInstance,
   );
   g.created += r.statuses['201'] ?? 0;
-  return activationOf(g, sentAt, rate, r, r.stolen);
+  return activationOf(g, sentAt, rate, r, r.stolen, forks);
 }
 
 /**

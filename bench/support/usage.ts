@@ -69,6 +69,24 @@ export function stealMeter(): () => number {
   };
 }
 
+/**
+ * Forks of a redis-server (INFO stats `total_forks`: an AOF rewrite or an RDB save) from now until
+ * the returned function is called. The child copies the data set on one of the machine's cores
+ * while the step runs, which shows in every latency measured meanwhile; a report says so.
+ */
+export async function forkMeter(redisUrl: string): Promise<() => Promise<number>> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const forks = async () => Number(/^total_forks:(\d+)/m.exec(await redis.info('stats'))?.[1] ?? NaN);
+  const start = await forks();
+  return async () => {
+    try {
+      return (await forks()) - start;
+    } finally {
+      redis.disconnect();
+    }
+  };
+}
+
 /** Usage over several windows, each measured per its own `n` requests, as one per-request figure. */
 export function sumUsage(parts: ReadonlyArray<{ usage: Usage; n: number }>): Usage {
   const n = parts.reduce((a, p) => a + p.n, 0);
