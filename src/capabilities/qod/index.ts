@@ -58,6 +58,9 @@ function create(services: PlatformServices): CapabilityRuntime {
   const processors = qodProcessors({ sessions, profiles, lifecycle, limits, qos: southbound.qos });
   const applyNetworkEvent = processors['quality-on-demand.network-event']!;
   let recovery: NodeJS.Timeout | undefined;
+  // One signal for every event applied at the callback, aborted when the background stops: an
+  // AbortSignal.timeout() per event would keep a timer and its signal alive for its whole timeout.
+  const stopping = new AbortController();
   return {
     apis: [
       { document: QOD_DOCUMENT, handlers },
@@ -76,7 +79,7 @@ function create(services: PlatformServices): CapabilityRuntime {
       southbound.qos.onEvent(async (e) => {
         await applyNetworkEvent(
           { ...e, correlator: `network-${e.flowId}` },
-          { jobId: `nev-${e.flowId}-${e.kind}`, attempt: 1, attemptsAllowed: 1, signal: AbortSignal.timeout(10_000), log },
+          { jobId: `nev-${e.flowId}-${e.kind}`, attempt: 1, attemptsAllowed: 1, signal: stopping.signal, log },
         );
       });
       recovery = setInterval(() => {
@@ -88,6 +91,7 @@ function create(services: PlatformServices): CapabilityRuntime {
     },
     async stopBackground() {
       clearInterval(recovery);
+      stopping.abort();
     },
     async close() {
       await lifecycle.flushOutbox();
