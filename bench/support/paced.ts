@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ export interface PacedOptions {
   body: () => string;
   /** The first this many requests are sent in the same even stream but left out of the percentiles. */
   warmupCount?: number;
-  /** Called with each answer and the `performance.now()` at which its request was sent. */
+  /** Called with each answer and the `performance.now()` at which its request was due (the time it is measured from). */
   onResponse?: (status: number, body: string, sentAt: number) => void;
 }
 
@@ -29,43 +29,185 @@ export interface PacedResult {
   durationSeconds: number;
 }
 
+/** Where a response ends in a connection's bytes, once its head has arrived. */
+interface Framing {
+  status: number;
+  /** Offset just past the head's blank line. */
+  bodyStart: number;
+  /** Body length from content-length; -1 for a chunked body (ends with the zero-length chunk). */
+  length: number;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+const CHUNKED_END = Buffer.from('0\r\n\r\n');
+
+function frame(buf: Buffer): Framing | undefined {
+  const headEnd = buf.indexOf(HEAD_END);
+  if (headEnd < 0) return undefined;
+  const head = buf.toString('latin1', 0, headEnd).toLowerCase();
+  const status = Number(head.slice(9, 12));
+  const cl = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (cl) return { status, bodyStart: headEnd + 4, length: Number(cl[1]) };
+  if (/\r\ntransfer-encoding:\s*chunked/.test(head)) return { status, bodyStart: headEnd + 4, length: -1 };
+  return { status, bodyStart: headEnd + 4, length: 0 };
+}
+
+/** The body of a chunked message (`raw` from the first chunk's size line to the end). */
+function unchunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', at);
+    const size = parseInt(raw.toString('latin1', at, eol), 16);
+    if (!size) return Buffer.concat(parts);
+    parts.push(raw.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+}
+
+/**
+ * One keep-alive connection of the paced client, one request at a time (no pipelining), with a
+ * hand-rolled HTTP/1.1 reader: node:http's client costs several times what the servers under test
+ * spend on a small request, and its garbage collections would be counted as their latency.
+ */
+class PacedConnection {
+  private readonly socket: Socket;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private framing?: Framing;
+  private onDone?: (status: number, body: Buffer | undefined, error?: Error) => void;
+  idle = false;
+  closed = false;
+
+  constructor(host: string, port: number, private readonly wantBody: boolean, onReady: (c: PacedConnection) => void, onClose: (c: PacedConnection) => void) {
+    this.socket = connect({ host, port, noDelay: true }, () => {
+      this.idle = true;
+      onReady(this);
+    });
+    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+    const close = (err?: Error) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.idle = false;
+      const done = this.onDone;
+      this.onDone = undefined;
+      done?.(0, undefined, err ?? new Error('connection closed'));
+      onClose(this);
+    };
+    this.socket.on('error', close);
+    this.socket.on('close', () => close());
+  }
+
+  send(request: Buffer, done: (status: number, body: Buffer | undefined, error?: Error) => void): void {
+    this.idle = false;
+    this.onDone = done;
+    this.socket.write(request);
+  }
+
+  private read(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    const buf = this.pending.length === 1 ? chunk : Buffer.concat(this.pending, this.pendingBytes);
+    this.framing ??= frame(buf);
+    const f = this.framing;
+    if (!f) return;
+    let body: Buffer | undefined;
+    if (f.length >= 0) {
+      if (buf.length < f.bodyStart + f.length) return;
+      body = this.wantBody ? buf.subarray(f.bodyStart, f.bodyStart + f.length) : undefined;
+    } else {
+      if (buf.length < f.bodyStart + CHUNKED_END.length || !buf.subarray(buf.length - CHUNKED_END.length).equals(CHUNKED_END)) return;
+      body = this.wantBody ? unchunk(buf.subarray(f.bodyStart)) : undefined;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.framing = undefined;
+    const done = this.onDone;
+    this.onDone = undefined;
+    this.idle = true;
+    done?.(f.status, body);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
 /**
  * An open-loop POST load: request i leaves at start + i/rate, so the server sees the rate itself
  * rather than bursts. (autocannon's `overallRate` gives each connection its share of a second at
- * the start of that second, so 32 connections arrive 32 at once every second.)
+ * the start of that second, so 32 connections arrive 32 at once every second.) A request goes out
+ * on an idle kept-alive connection, or on a new one when all are busy (at most 512), never queued
+ * behind another; it is timed from the moment it is due, a wait for a connection included.
  */
 export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   const url = new URL(o.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const host = url.hostname;
+  const port = Number(url.port || 80);
+  const head = Object.entries({ host: url.host, connection: 'keep-alive', ...o.headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   const statuses: Record<string, number> = {};
   const times: number[] = [];
   let errors = 0;
   let answered = 0;
+  const idle: PacedConnection[] = [];
+  const all = new Set<PacedConnection>();
+  const waiting: Array<(c: PacedConnection) => void> = [];
+  const wantBody = !!o.onResponse;
+  const open = () => {
+    const c = new PacedConnection(
+      host,
+      port,
+      wantBody,
+      (ready) => {
+        const job = waiting.shift();
+        if (job) job(ready);
+        else idle.push(ready);
+      },
+      (gone) => {
+        all.delete(gone);
+        const i = idle.indexOf(gone);
+        if (i >= 0) idle.splice(i, 1);
+      },
+    );
+    all.add(c);
+  };
+  // A few connections ready before the first request, as a kept-alive client would have.
+  for (let i = 0; i < 8; i++) open();
+  await new Promise<void>((resolve) => {
+    const check = () => (idle.length >= 8 || all.size === 0 ? resolve() : setTimeout(check, 5));
+    check();
+  });
   const start = performance.now();
   let sent = 0;
   const send = () => {
     const measured = sent++ >= (o.warmupCount ?? 0);
     const body = o.body();
+    const request = Buffer.from(`POST ${url.pathname}${url.search} HTTP/1.1\r\n${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     const sentAt = performance.now();
-    const req = request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...o.headers, 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (measured) times.push(performance.now() - sentAt);
-          statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
-          o.onResponse?.(res.statusCode!, Buffer.concat(chunks).toString('utf8'), sentAt);
-          answered++;
-        });
-      },
-    );
-    req.on('error', () => {
-      errors++;
-      answered++;
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end(body);
+    const go = (c: PacedConnection) => {
+      c.send(request, (status, resBody, error) => {
+        answered++;
+        if (error) {
+          errors++;
+          return;
+        }
+        if (measured) times.push(performance.now() - sentAt);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        o.onResponse?.(status, resBody ? resBody.toString('utf8') : '', sentAt);
+        // Back to the pool once the response is handled: to a request waiting for one, or idle.
+        const job = waiting.shift();
+        if (job) job(c);
+        else idle.push(c);
+      });
+    };
+    let c: PacedConnection | undefined;
+    while ((c = idle.pop()) && (c.closed || !c.idle));
+    if (c) return go(c);
+    // Every connection busy: the request goes out on the first one free, a new one or a returning one.
+    if (all.size < 512) open();
+    waiting.push(go);
   };
   await new Promise<void>((resolve) => {
     let next = 0;
@@ -83,7 +225,7 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   const deadline = performance.now() + 30_000;
   while (answered < o.count && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   errors += o.count - answered;
-  agent.destroy();
+  for (const c of all) c.destroy();
   return { statuses, errors, p50: percentile(times, 50), p99: percentile(times, 99), durationSeconds: (performance.now() - start) / 1000 };
 }
 
