@@ -14,9 +14,12 @@ export interface PacedOptions {
   count: number;
   headers: Record<string, string>;
   body: () => string;
-  /** The first this many requests are sent in the same even stream but left out of the percentiles. */
+  /**
+   * The first this many requests warm the client and its connections up: sent at a rate rising to
+   * `rate`, and left out of the percentiles, as are any after them until the client keeps its schedule.
+   */
   warmupCount?: number;
-  /** Called with each answer and the `performance.now()` at which its request was due (the time it is measured from). */
+  /** Called with each answer and the `performance.now()` at which its request went out (the time it is measured from). */
   onResponse?: (status: number, body: string, sentAt: number) => void;
 }
 
@@ -133,12 +136,32 @@ class PacedConnection {
   }
 }
 
+/** How late a request may leave and still count as on time, for the start of the measured part. */
+const ON_TIME_MS = 2;
+
 /**
- * An open-loop POST load: request i leaves at start + i/rate, so the server sees the rate itself
+ * When request i is due, in ms from the start: the warm-up requests at a rate rising evenly from a
+ * fifth of `rate` to `rate` (a cold client and fresh connections at full rate start behind their
+ * schedule), then every request at `rate`.
+ */
+function pacedSchedule(rate: number, warmupCount: number): (i: number) => number {
+  // Warm-up lasting T ms: requests by time t are rate·(0.2t + 0.4t²/T)/1000, warmupCount by t = T.
+  const T = warmupCount > 0 ? (warmupCount * 1000) / (0.6 * rate) : 0;
+  const a = (0.4 * rate) / (1000 * T);
+  const b = (0.2 * rate) / 1000;
+  return (i) => {
+    if (i < warmupCount) return (-b + Math.sqrt(b * b + 4 * a * i)) / (2 * a);
+    return T + ((i - warmupCount) * 1000) / rate;
+  };
+}
+
+/**
+ * An open-loop POST load: after its warm-up, request i leaves at i/rate, so the server sees the rate itself
  * rather than bursts. (autocannon's `overallRate` gives each connection its share of a second at
  * the start of that second, so 32 connections arrive 32 at once every second.) A request goes out
  * on an idle kept-alive connection, or on a new one when all are busy (at most 512), never queued
- * behind another; it is timed from the moment it is due, a wait for a connection included.
+ * behind another; it is timed from the moment it is handed to the client, a wait for a connection
+ * included. See {@link pacedSchedule} and {@link PacedOptions.warmupCount} for how it starts.
  */
 export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   const url = new URL(o.url);
@@ -179,10 +202,17 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
     const check = () => (idle.length >= 8 || all.size === 0 ? resolve() : setTimeout(check, 5));
     check();
   });
+  const warmup = o.warmupCount ?? 0;
+  const schedule = pacedSchedule(o.rate, warmup);
   const start = performance.now();
-  let sent = 0;
-  const send = () => {
-    const measured = sent++ >= (o.warmupCount ?? 0);
+  let index = 0;
+  let onSchedule = false;
+  const send = (dueAt: number) => {
+    const i = index++;
+    // Measured from the first request after the warm-up that leaves on time: a client still
+    // catching up with its own start would charge its lag to the server.
+    if (!onSchedule && i >= warmup && performance.now() - dueAt <= ON_TIME_MS) onSchedule = true;
+    const measured = onSchedule && i >= warmup;
     const body = o.body();
     const request = Buffer.from(`POST ${url.pathname}${url.search} HTTP/1.1\r\n${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     const sentAt = performance.now();
@@ -213,11 +243,11 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
     let next = 0;
     const tick = () => {
       const now = performance.now();
-      while (next < o.count && start + (next * 1000) / o.rate <= now) {
-        send();
+      while (next < o.count && start + schedule(next) <= now) {
+        send(start + schedule(next));
         next++;
       }
-      if (next < o.count) setTimeout(tick, Math.max(0, start + (next * 1000) / o.rate - performance.now()));
+      if (next < o.count) setTimeout(tick, Math.max(0, start + schedule(next) - performance.now()));
       else resolve();
     };
     tick();
