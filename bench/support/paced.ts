@@ -79,19 +79,14 @@ class PacedConnection {
   private pendingBytes = 0;
   private framing?: Framing;
   private onDone?: (status: number, body: Buffer | undefined, error?: Error) => void;
-  idle = false;
-  closed = false;
+  private closed = false;
 
   constructor(host: string, port: number, private readonly wantBody: boolean, onReady: (c: PacedConnection) => void, onClose: (c: PacedConnection) => void) {
-    this.socket = connect({ host, port, noDelay: true }, () => {
-      this.idle = true;
-      onReady(this);
-    });
+    this.socket = connect({ host, port, noDelay: true }, () => onReady(this));
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
     const close = (err?: Error) => {
       if (this.closed) return;
       this.closed = true;
-      this.idle = false;
       const done = this.onDone;
       this.onDone = undefined;
       done?.(0, undefined, err ?? new Error('connection closed'));
@@ -102,7 +97,6 @@ class PacedConnection {
   }
 
   send(request: Buffer, done: (status: number, body: Buffer | undefined, error?: Error) => void): void {
-    this.idle = false;
     this.onDone = done;
     this.socket.write(request);
   }
@@ -127,7 +121,6 @@ class PacedConnection {
     this.framing = undefined;
     const done = this.onDone;
     this.onDone = undefined;
-    this.idle = true;
     done?.(f.status, body);
   }
 
@@ -178,16 +171,18 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
   const all = new Set<PacedConnection>();
   const waiting: Array<(c: PacedConnection) => void> = [];
   const wantBody = !!o.onResponse;
+  /** A connection free for a request: to one waiting for it, or back to the pool (newest first). */
+  const release = (c: PacedConnection) => {
+    const job = waiting.shift();
+    if (job) job(c);
+    else idle.push(c);
+  };
   const open = () => {
     const c = new PacedConnection(
       host,
       port,
       wantBody,
-      (ready) => {
-        const job = waiting.shift();
-        if (job) job(ready);
-        else idle.push(ready);
-      },
+      release,
       (gone) => {
         all.delete(gone);
         const i = idle.indexOf(gone);
@@ -226,14 +221,11 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
         if (measured) times.push(performance.now() - sentAt);
         statuses[status] = (statuses[status] ?? 0) + 1;
         o.onResponse?.(status, resBody ? resBody.toString('utf8') : '', sentAt);
-        // Back to the pool once the response is handled: to a request waiting for one, or idle.
-        const job = waiting.shift();
-        if (job) job(c);
-        else idle.push(c);
+        release(c);
       });
     };
-    let c: PacedConnection | undefined;
-    while ((c = idle.pop()) && (c.closed || !c.idle));
+    // A closed connection has left the pool already.
+    const c = idle.pop();
     if (c) return go(c);
     // Every connection busy: the request goes out on the first one free, a new one or a returning one.
     if (all.size < 512) open();
@@ -243,8 +235,8 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
     let next = 0;
     const tick = () => {
       const now = performance.now();
-      while (next < o.count && start + schedule(next) <= now) {
-        send(start + schedule(next));
+      for (let due = start + schedule(next); next < o.count && due <= now; due = start + schedule(next)) {
+        send(due);
         next++;
       }
       if (next < o.count) setTimeout(tick, Math.max(0, start + schedule(next) - performance.now()));
