@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { PacedResult } from '../support/paced.ts';
 
 /**
  * A client's notification endpoint on loopback that notes when each session's AVAILABLE event
@@ -57,3 +58,20 @@ export class TimingSink {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 }
+
+/** The activation probe's bodies name their sink with this JSON string, which the probe replaces by its own sink's URL. */
+export const SINK_PLACEHOLDER = '"SINK_URL"';
+
+/** What one probe run saw. */
+export interface ProbeResult {
+  create: PacedResult;
+  /** Sessions answered 201, warm-up included. */
+  created: number;
+  /** Measured sessions: id, ms from send to the AVAILABLE event, and the event's arrival (epoch ms). */
+  arrivals: Array<{ id: string; ms: number; at: number }>;
+  /** Measured sessions whose AVAILABLE event did not come in time. */
+  missing: number;
+  /** Events other than AVAILABLE, by `qosStatus/statusInfo`. */
+  others: Record<string, number>;
+}
+

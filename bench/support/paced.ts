@@ -19,8 +19,11 @@ export interface PacedOptions {
    * `rate`, and left out of the percentiles, as are any after them until the client keeps its schedule.
    */
   warmupCount?: number;
-  /** Called with each answer and the `performance.now()` at which its request went out (the time it is measured from). */
-  onResponse?: (status: number, body: string, sentAt: number) => void;
+  /**
+   * Called with each answer, the `performance.now()` at which its request went out (the time it is
+   * measured from), and whether it counts (false for the warm-up and for requests the client sent late).
+   */
+  onResponse?: (status: number, body: string, sentAt: number, measured: boolean) => void;
 }
 
 export interface PacedResult {
@@ -220,7 +223,7 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
         }
         if (measured) times.push(performance.now() - sentAt);
         statuses[status] = (statuses[status] ?? 0) + 1;
-        o.onResponse?.(status, resBody ? resBody.toString('utf8') : '', sentAt);
+        o.onResponse?.(status, resBody ? resBody.toString('utf8') : '', sentAt, measured);
         release(c);
       });
     };
