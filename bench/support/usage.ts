@@ -71,16 +71,21 @@ export function stealMeter(): () => number {
 
 /**
  * Forks of a redis-server (INFO stats `total_forks`: an AOF rewrite or an RDB save) from now until
- * the returned function is called. The child copies the data set on one of the machine's cores
- * while the step runs, which shows in every latency measured meanwhile; a report says so.
+ * the returned function is called, plus one when a rewrite or save was already running at the
+ * start. The child copies the data set on one of the machine's cores while the step runs, which
+ * shows in every latency measured meanwhile; a report says so.
  */
 export async function forkMeter(redisUrl: string): Promise<() => Promise<number>> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const forks = async () => Number(/^total_forks:(\d+)/m.exec(await redis.info('stats'))?.[1] ?? NaN);
-  const start = await forks();
+  const read = async () => {
+    const info = await redis.info();
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    return { forks: field('total_forks'), running: field('aof_rewrite_in_progress') + field('rdb_bgsave_in_progress') > 0 };
+  };
+  const start = await read();
   return async () => {
     try {
-      return (await forks()) - start;
+      return (await read()).forks - start.forks + (start.running ? 1 : 0);
     } finally {
       redis.disconnect();
     }
