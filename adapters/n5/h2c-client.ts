@@ -1,4 +1,5 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import '../../src/infra/async-resource-bind.ts';
 import { DependencyUnavailableError } from '../ports.ts';
 
 /** A response read whole. */

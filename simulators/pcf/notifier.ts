@@ -6,6 +6,7 @@
  * 5xx/408/429, following one 307/308 redirect per attempt (TS 29.500 §6.10.9).
  */
 import http2 from 'node:http2';
+import '../../src/infra/async-resource-bind.ts';
 import { requestJson } from './http1.ts';
 import { errorText, type PcfLogger } from './log.ts';
 import type { EventsNotification, TerminationInfo } from './n5-types.ts';
@@ -97,7 +98,7 @@ export class Notifier {
     const uri = new URL(url);
     if (this.options.protocolOf(uri) === 'http1') {
       const res = await requestJson('POST', url, JSON.parse(payload), { timeoutMs: REQUEST_TIMEOUT_MS });
-      return { status: res.status, location: res.headers.location };
+      return { status: res.status, location: typeof res.headers.location === 'string' ? res.headers.location : undefined };
     }
     return this.h2Post(uri, payload);
   }
