@@ -1,14 +1,10 @@
-import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { startChild, type Child } from '../support/children.ts';
 import type { Cleanup } from '../support/cleanup.ts';
 import { alternate, progress, runLoad, type LoadResult, type Measured, type Side } from '../support/load.ts';
+import { runWithBodies } from '../support/paced.ts';
 import { startBenchRedis, type BenchRedis } from '../support/redis.ts';
 import { percentile } from '../support/stats.ts';
 import { forkMeter, stealMeter, usageMeter, type Usage } from '../support/usage.ts';
@@ -243,27 +239,6 @@ async function summarise(g: Running, arrivals: Arrival[], o: { rate: number; mis
   }
 }
 
-/** The probe (`probe-process.ts`) in a child process: `bodies` at `rate`, the first `warmupCount` not measured. */
-async function probeInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[]; warmupCount: number }): Promise<ProbeResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'eg-probe-'));
-  const file = join(dir, 'bodies.txt');
-  writeFileSync(file, o.bodies.join('\n'));
-  try {
-    const child = fork(fileURLToPath(new URL('./probe-process.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean)],
-      env: { ...process.env, BODIES: file, URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers), WARMUP: String(o.warmupCount) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return await new Promise<ProbeResult>((resolve, reject) => {
-      child.on('message', (m: { type: string; result: ProbeResult }) => m.type === 'result' && resolve(m.result));
-      child.on('error', reject);
-      child.on('exit', (code) => reject(new Error(`the activation probe exited (${code}) without a result`)));
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * Creates at `rate` per second, evenly spaced, timing each session from send to AVAILABLE: after
  * a second's worth of warm-up at a rate rising to the full one, `count` measured sessions. The
@@ -274,7 +249,8 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
   const bodies = Array.from({ length: warmupCount + count }, () => g.spread.next(JSON.parse(SINK_PLACEHOLDER) as string));
   const stolen = stealMeter();
   const forks = await forkMeter(g.redis.server.url);
-  const probe = await probeInChild({ url: g.url, rate, headers: g.headers, bodies, warmupCount });
+  const env = { URL: g.url, RATE: String(rate), HEADERS: JSON.stringify(g.headers), WARMUP: String(warmupCount) };
+  const probe = await runWithBodies<ProbeResult>(new URL('./probe-process.ts', import.meta.url), bodies, env, 'the activation probe');
   const result = await summarise(g, probe.arrivals, { rate, missing: probe.missing, create: probe.create, stolen: stolen(), redisForks: await forks() });
   return { result, others: probe.others };
 }

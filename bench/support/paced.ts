@@ -255,25 +255,35 @@ export async function pacedPost(o: PacedOptions): Promise<PacedResult> {
 }
 
 /**
- * {@link pacedPost} from a child process (`bench/support/paced-process.ts`), one request per body:
- * the benchmark process's own pauses then cannot show up as the server's latency.
+ * Runs `script` (a client of the paced kind) in a child process with its request bodies, one per
+ * line, in a file named by BODIES and the rest of its settings in `env`; resolves with the result
+ * it sends over IPC as `{ type: 'result', result }`.
  */
-export async function pacedPostInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[]; warmupCount?: number }): Promise<PacedResult> {
+export async function runWithBodies<R>(script: URL, bodies: string[], env: Record<string, string>, name: string): Promise<R> {
   const dir = mkdtempSync(join(tmpdir(), 'eg-paced-'));
   const file = join(dir, 'bodies.txt');
-  writeFileSync(file, o.bodies.join('\n'));
+  writeFileSync(file, bodies.join('\n'));
   try {
-    const child = fork(fileURLToPath(new URL('./paced-process.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, BODIES: file, URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers), WARMUP: String(o.warmupCount ?? 0) },
+    const child = fork(fileURLToPath(script), [], {
+      // BENCH_CHILD_ARGS adds Node flags here as to every other child of a benchmark.
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean)],
+      env: { ...process.env, ...env, BODIES: file },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    return await new Promise<PacedResult>((resolve, reject) => {
-      child.on('message', (m: { type: string; result: PacedResult }) => m.type === 'result' && resolve(m.result));
+    return await new Promise<R>((resolve, reject) => {
+      child.on('message', (m: { type: string; result: R }) => m.type === 'result' && resolve(m.result));
       child.on('error', reject);
-      child.on('exit', (code) => reject(new Error(`the paced client exited (${code}) without a result`)));
+      child.on('exit', (code) => reject(new Error(`${name} exited (${code}) without a result`)));
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * {@link pacedPost} from a child process (`bench/support/paced-process.ts`), one request per body:
+ * the benchmark process's own pauses then cannot show up as the server's latency.
+ */
+export function pacedPostInChild(o: { url: string; rate: number; headers: Record<string, string>; bodies: string[]; warmupCount?: number }): Promise<PacedResult> {
+  return runWithBodies<PacedResult>(new URL('./paced-process.ts', import.meta.url), o.bodies, { URL: o.url, RATE: String(o.rate), HEADERS: JSON.stringify(o.headers), WARMUP: String(o.warmupCount ?? 0) }, 'the paced client');
 }
