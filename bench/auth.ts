@@ -11,7 +11,7 @@ import type { Cleanup } from './support/cleanup.ts';
 import { alternate, progress, runLoad, WARM_UP_RESPONSES, type Measured, type Side } from './support/load.ts';
 import { pacedPostInChild, type PacedResult } from './support/paced.ts';
 import { startBenchRedis } from './support/redis.ts';
-import { fmt } from './support/stats.ts';
+import { fmt, medianBy } from './support/stats.ts';
 import { machineFacts, table, writeSection } from './support/report.ts';
 import { forkMeter, stealMeter, usageMeter, type Usage } from './support/usage.ts';
 import { AUTH_CLIENT, DEVICES, ueAddress } from './auth/bootstrap.ts';
@@ -41,11 +41,6 @@ type Paced = PacedResult & { stolen: number; redisForks: number };
 
 /** A side's paced steps: the one with the median p99, its rate, and every run in order. */
 type PacedRuns = Paced & { rate: number; runs: Paced[] };
-
-/** The run with the median p99 (of an odd number of runs). */
-function median(runs: Paced[]): Paced {
-  return [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)];
-}
 
 /** The baseline server, running until stopped, as one side of the alternating measurements. */
 interface Baseline {
@@ -185,9 +180,9 @@ async function measure(cleanup: Cleanup, baseline: Baseline): Promise<Results> {
       progress(`exchange at ${rate}/s: p50 ${fmt(runs.at(-1)!.p50, 1)} ms, p99 ${fmt(runs.at(-1)!.p99, 1)} ms; ${JSON.stringify(runs.at(-1)!.statuses)}; baseline at ${baselineRate}/s: p99 ${fmt(baselineRuns.at(-1)!.p99, 1)} ms`);
     }
     return {
-      baseline: { issue: baselineIssue, exchange: baselineExchange, paced: { ...median(baselineRuns), rate: baselineRate, runs: baselineRuns } },
+      baseline: { issue: baselineIssue, exchange: baselineExchange, paced: { ...medianBy(baselineRuns, (x) => x.p99), rate: baselineRate, runs: baselineRuns } },
       issue,
-      exchange: { ...exchange, paced: { ...median(runs), rate, runs } },
+      exchange: { ...exchange, paced: { ...medianBy(runs, (x) => x.p99), rate, runs } },
       pool: { issued, spent },
     };
   } finally {

@@ -6,13 +6,11 @@ import type { Cleanup } from '../support/cleanup.ts';
 import { alternate, progress, runLoad, type LoadResult, type Measured, type Side } from '../support/load.ts';
 import { runWithBodies } from '../support/paced.ts';
 import { startBenchRedis, type BenchRedis } from '../support/redis.ts';
-import { percentile } from '../support/stats.ts';
+import { medianBy, percentile } from '../support/stats.ts';
 import { forkMeter, stealMeter, usageMeter, type Usage } from '../support/usage.ts';
 import type { LoadSettings } from './baseline.ts';
 import { BENCH_CLIENT, ELIGIBLE_SUBSCRIBERS, MAX_FLOWS_PER_UE, createBody } from './bootstrap.ts';
-import { SINK_PLACEHOLDER, TimingSink, type ProbeResult } from './sink.ts';
-
-type Arrival = ProbeResult['arrivals'][number];
+import { SINK_PLACEHOLDER, TimingSink, type Arrival, type ProbeResult } from './sink.ts';
 
 const SESSIONS = '/quality-on-demand/v1/sessions';
 /** Runs of the activation-latency step; the one with the median p99 is reported, with the others beside it. */
@@ -72,7 +70,7 @@ export interface GatewayResults {
   /** Every run, in order. */
   activationRuns: ActivationResult[];
   /** The sessions of all runs together. */
-  activationPooled: { sessions: number; p50: number; p99: number };
+  activationPooled: { sessions: number; p99: number };
   /** The same rate from autocannon `overallRate` over the same connections: bursts at each second. */
   burst: ActivationResult;
   /** Events other than AVAILABLE the sink received (a healthy run has none). */
@@ -193,12 +191,11 @@ async function createLoad(g: Running, label: string, connections: number, durati
 /** Waits until the sink has heard of every session created so far (each AVAILABLE, or ended). */
 async function drain(g: Running, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  const heard = () => g.sink.available.size + [...g.sink.others.values()].reduce((a, b) => a + b, 0);
   let last = Date.now();
-  while (heard() < g.created) {
-    if (Date.now() > end) throw new Error(`the gateway did not work off its activation backlog in time: ${heard()} of ${g.created} sessions reported`);
+  while (g.sink.heard < g.created) {
+    if (Date.now() > end) throw new Error(`the gateway did not work off its activation backlog in time: ${g.sink.heard} of ${g.created} sessions reported`);
     if (Date.now() - last > 5000) {
-      progress(`  waiting for the activation backlog: ${heard()} of ${g.created} sessions reported`);
+      progress(`  waiting for the activation backlog: ${g.sink.heard} of ${g.created} sessions reported`);
       last = Date.now();
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -246,7 +243,7 @@ async function summarise(g: Running, arrivals: Arrival[], o: { rate: number; mis
  */
 async function pacedActivation(g: Running, rate: number, count: number): Promise<{ result: ActivationResult; others: Record<string, number> }> {
   const warmupCount = Math.max(50, Math.round(rate));
-  const bodies = Array.from({ length: warmupCount + count }, () => g.spread.next(JSON.parse(SINK_PLACEHOLDER) as string));
+  const bodies = Array.from({ length: warmupCount + count }, () => g.spread.next(SINK_PLACEHOLDER));
   const stolen = stealMeter();
   const forks = await forkMeter(g.redis.server.url);
   const env = { URL: g.url, RATE: String(rate), HEADERS: JSON.stringify(g.headers), WARMUP: String(warmupCount) };
@@ -292,8 +289,7 @@ async function burstActivation(g: Running, rate: number, connections: number, du
   );
   g.created += r.statuses['201'] ?? 0;
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
-  const arrivals = [...sentAt].filter(([id]) => g.sink.available.has(id)).map(([id, sent]) => ({ id, ms: g.sink.available.get(id)! - sent, at: g.sink.availableAt.get(id)! }));
-  return summarise(g, arrivals, { rate, missing, create: r, stolen: r.stolen, redisForks: await forks() });
+  return summarise(g, g.sink.arrivalsOf(sentAt), { rate, missing, create: r, stolen: r.stolen, redisForks: await forks() });
 }
 
 /**
@@ -356,9 +352,9 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings, b
       progress(`gateway: activation p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms over ${result.sessions} sessions (${result.missing} missing)`);
       activationRuns.push(result);
     }
-    const activation = [...activationRuns].sort((a, b) => a.p99 - b.p99)[Math.floor(ACTIVATION_RUNS / 2)];
+    const activation = medianBy(activationRuns, (r) => r.p99);
     const pooled = activationRuns.flatMap((r) => r.latencies);
-    const activationPooled = { sessions: pooled.length, p50: percentile(pooled, 50), p99: percentile(pooled, 99) };
+    const activationPooled = { sessions: pooled.length, p99: percentile(pooled, 99) };
 
     const burstSeconds = Math.max(3, Math.ceil(count / rate));
     progress(`gateway: the same rate from autocannon overallRate at ${settings.connections} connections, ${burstSeconds} s`);

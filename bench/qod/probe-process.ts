@@ -4,8 +4,7 @@
  * the benchmark process they would share its event loop with a sink that has heard every session
  * of the run and with autocannon's state, and its pauses would be counted as the gateway's latency.
  *
- * Reads one createSession body per line from BODIES, each with the sink's URL as the JSON string
- * "SINK_URL"; posts them to URL at RATE per second with HEADERS, the first WARMUP not measured;
+ * Reads one createSession body per line from BODIES, each naming its sink as SINK_PLACEHOLDER; posts them to URL at RATE per second with HEADERS, the first WARMUP not measured;
  * waits for the events and sends a {@link ProbeResult} over IPC.
  */
 import { readFileSync } from 'node:fs';
@@ -17,6 +16,7 @@ const WAIT_MS = 30_000;
 async function main(): Promise<ProbeResult> {
   const sink = await new TimingSink().start();
   try {
+    const placeholder = JSON.stringify(SINK_PLACEHOLDER);
     const sinkJson = JSON.stringify(sink.url);
     const bodies = readFileSync(process.env.BODIES!, 'utf8').split('\n').filter(Boolean);
     const sentAt = new Map<string, number>();
@@ -28,7 +28,7 @@ async function main(): Promise<ProbeResult> {
       count: bodies.length,
       warmupCount: Number(process.env.WARMUP ?? 0),
       headers: JSON.parse(process.env.HEADERS!) as Record<string, string>,
-      body: () => bodies[next++].replace(SINK_PLACEHOLDER, sinkJson),
+      body: () => bodies[next++].replace(placeholder, sinkJson),
       onResponse: (status, body, sent, measured) => {
         if (status !== 201) return;
         created++;
@@ -37,11 +37,9 @@ async function main(): Promise<ProbeResult> {
     });
     const missing = await sink.waitFor(sentAt.keys(), WAIT_MS);
     // The warm-up's events too, so that none is still on its way to this sink when it closes.
-    const heard = () => sink.available.size + [...sink.others.values()].reduce((a, b) => a + b, 0);
     const end = Date.now() + WAIT_MS;
-    while (heard() < created && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    const arrivals = [...sentAt].filter(([id]) => sink.available.has(id)).map(([id, sent]) => ({ id, ms: sink.available.get(id)! - sent, at: sink.availableAt.get(id)! }));
-    return { create, created, arrivals, missing, others: Object.fromEntries(sink.others) };
+    while (sink.heard < created && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    return { create, arrivals: sink.arrivalsOf(sentAt), missing, others: Object.fromEntries(sink.others) };
   } finally {
     await sink.close();
   }

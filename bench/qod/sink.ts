@@ -41,6 +41,23 @@ export class TimingSink {
     return this;
   }
 
+  /** Events heard so far, AVAILABLE or not. */
+  get heard(): number {
+    let n = this.available.size;
+    for (const k of this.others.values()) n += k;
+    return n;
+  }
+
+  /** The sessions of `sentAt` (id → `performance.now()` when its create went out) whose AVAILABLE event came. */
+  arrivalsOf(sentAt: ReadonlyMap<string, number>): Arrival[] {
+    const arrivals: Arrival[] = [];
+    for (const [id, sent] of sentAt) {
+      const at = this.available.get(id);
+      if (at !== undefined) arrivals.push({ id, ms: at - sent, at: this.availableAt.get(id)! });
+    }
+    return arrivals;
+  }
+
   /** Waits until every one of `ids` has been reported AVAILABLE, or the time is up; returns how many are missing. */
   async waitFor(ids: Iterable<string>, timeoutMs: number): Promise<number> {
     const wanted = [...ids];
@@ -59,19 +76,23 @@ export class TimingSink {
   }
 }
 
-/** The activation probe's bodies name their sink with this JSON string, which the probe replaces by its own sink's URL. */
-export const SINK_PLACEHOLDER = '"SINK_URL"';
+/** The activation probe's bodies name this as their sink; the probe puts its own sink's URL in its place. */
+export const SINK_PLACEHOLDER = 'SINK_URL';
+
+/** A measured session: ms from its create going out to its AVAILABLE event, and the event's arrival (epoch ms). */
+export interface Arrival {
+  id: string;
+  ms: number;
+  at: number;
+}
 
 /** What one probe run saw. */
 export interface ProbeResult {
   create: PacedResult;
-  /** Sessions answered 201, warm-up included. */
-  created: number;
-  /** Measured sessions: id, ms from send to the AVAILABLE event, and the event's arrival (epoch ms). */
-  arrivals: Array<{ id: string; ms: number; at: number }>;
+  /** The measured sessions whose AVAILABLE event came. */
+  arrivals: Arrival[];
   /** Measured sessions whose AVAILABLE event did not come in time. */
   missing: number;
   /** Events other than AVAILABLE, by `qosStatus/statusInfo`. */
   others: Record<string, number>;
 }
-

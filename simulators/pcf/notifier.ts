@@ -98,7 +98,7 @@ export class Notifier {
     const uri = new URL(url);
     if (this.options.protocolOf(uri) === 'http1') {
       const res = await requestJson('POST', url, JSON.parse(payload), { timeoutMs: REQUEST_TIMEOUT_MS });
-      return { status: res.status, location: typeof res.headers.location === 'string' ? res.headers.location : undefined };
+      return { status: res.status, location: res.headers.location };
     }
     return this.h2Post(uri, payload);
   }
