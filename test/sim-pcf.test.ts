@@ -539,6 +539,23 @@ describe('PCF simulator: Npcf_PolicyAuthorization over h2c', function () {
     expectProblem(await n5Request(pcf.url, 'PUT', uri, { events: [] }), 400, 'MANDATORY_IE_INCORRECT');
   });
 
+  it('notifies by the subscription the context holds now: one PUT after creation is honoured, one DELETEd is not', async () => {
+    const cb = callback();
+    const created = await create(pcf, appSession(STANDARD_UE(21), cb, { evSubsc: undefined }));
+    await waitUntil(() => pcf.appSessions().some((s) => s.appSessionId === created.id && s.flows[0]?.phase === 'ESTABLISHED'), 'the first bearer to be established');
+    const uri = `${BASE}/app-sessions/${created.id}`;
+    assert.equal((await n5Request(pcf.url, 'PUT', `${uri}/events-subscription`, { notifUri: cb, events: [{ event: 'SUCCESSFUL_RESOURCES_ALLOCATION' }] })).status, 201);
+    const patch = (mbps: number) => n5Request(pcf.url, 'PATCH', uri, { ascReqData: { medComponents: { '1': { medCompN: 1, marBwDl: `${mbps} Mbps` } } } }, 'application/merge-patch+json');
+    assert.equal((await patch(6)).status, 200);
+    const [n] = await af.waitFor(new URL(cb).pathname, '/notify');
+    assert.equal(n.body.evNotifs[0].event, 'SUCCESSFUL_RESOURCES_ALLOCATION');
+    assert.equal((await n5Request(pcf.url, 'DELETE', `${uri}/events-subscription`)).status, 204);
+    assert.equal((await patch(8)).status, 200);
+    await waitUntil(() => pcf.appSessions().some((s) => s.appSessionId === created.id && s.flows.length === 1 && s.flows[0].phase === 'ESTABLISHED' && !s.flows[0].replacing && controller.for(STANDARD_UE(21)).length === 3), 'the third bearer to be established');
+    assert.equal(af.at(new URL(cb).pathname, '/notify').length, 1, 'nothing after the subscription was deleted');
+    assert.equal((await n5Request(pcf.url, 'GET', uri)).body.ascReqData.medComponents['1'].marBwDl, '8 Mbps');
+  });
+
   it('retries a notification while the AF is unreachable, and delivers it once the AF is back', async () => {
     const late = new AfCallbackServer();
     await late.start();

@@ -130,8 +130,8 @@ export class FlowController {
 
   /** TS 29.514 §4.2.5.2: only events the AF subscribed to are notified. */
   private resourceEvent(session: AppSession, ref: BearerRef, event: AfEvent): void {
-    const subscription = session.ascReqData.evSubsc;
-    if (session.deleted || !subscription?.notifUri || !subscription.events.some((e) => e.event === event)) return;
+    const subscription = session.subscription;
+    if (session.deleted || !subscription?.events.has(event)) return;
     const flows = flowsOf(ref);
     const report = { mcResourcStatus: event === 'SUCCESSFUL_RESOURCES_ALLOCATION' ? ('ACTIVE' as const) : ('INACTIVE' as const), flows };
     this.deps.notifier.notify(session.id, subscription.notifUri, {
@@ -146,7 +146,7 @@ export class FlowController {
     if (session.deleted || session.terminationRequested) return;
     session.terminationRequested = true;
     this.deps.log({ level: 'info', msg: 'requesting termination of the app session context', appSessionId: session.id, termCause });
-    this.deps.notifier.terminate(session.id, session.ascReqData.notifUri, { termCause, resUri: session.uri });
+    this.deps.notifier.terminate(session.id, session.notifUri, { termCause, resUri: session.uri });
   }
 
   /** POST /bearers in the background; a refusal or an unreachable controller is a failed allocation. */
@@ -160,7 +160,7 @@ export class FlowController {
       for (let attempt = 1; attempt <= BEARER_REQUEST_ATTEMPTS; attempt++) {
         try {
           const created = await bearers.createBearer({
-            ueIpv4: session.subscriber.ipv4 ?? session.ascReqData.ueIpv4!,
+            ueIpv4: session.boundIpv4,
             fiveQi: d.fiveQi,
             ...(d.gbrUl !== undefined ? { gbrUl: d.gbrUl, gbrDl: d.gbrDl } : {}),
             mbrUl: d.mbrUl,

@@ -38,8 +38,13 @@ const UPDATABLE = new Set([
 export class PolicyAuthorization {
   constructor(private readonly deps: PolicyAuthorizationDeps) {}
 
+  private collection = { apiRoot: '', uri: '' };
+
+  /** The collection's URI, one string that every context shares (the apiRoot is known once the server listens). */
   private get collectionUri(): string {
-    return `${this.deps.apiRoot()}${API_BASE}/app-sessions`;
+    const apiRoot = this.deps.apiRoot();
+    if (this.collection.apiRoot !== apiRoot) this.collection = { apiRoot, uri: `${apiRoot}${API_BASE}/app-sessions` };
+    return this.collection.uri;
   }
 
   /**
@@ -55,10 +60,10 @@ export class PolicyAuthorization {
       .find(
         (s) =>
           !s.deleted &&
-          s.ascReqData.notifUri === data.notifUri &&
-          s.ascReqData.ueIpv4 === data.ueIpv4 &&
-          s.ascReqData.ueIpv6 === data.ueIpv6 &&
-          JSON.stringify(s.ascReqData.medComponents) === JSON.stringify(data.medComponents),
+          s.notifUri === data.notifUri &&
+          s.ueIpv4 === data.ueIpv4 &&
+          s.ueIpv6 === data.ueIpv6 &&
+          JSON.stringify(s.reqData().medComponents) === JSON.stringify(data.medComponents),
       );
     if (same) {
       log({ level: 'info', msg: 'equivalent app session context exists', appSessionId: same.id });
@@ -67,10 +72,11 @@ export class PolicyAuthorization {
     const decisions = policy.decide(data);
     const subscriber = await this.bind(data);
     const authorised = policy.authorise(subscriber, decisions);
-    const session = store.create(this.collectionUri, data, { suppFeat: this.negotiate(data.suppFeat) }, subscriber);
+    const session = store.create(this.collectionUri, data, { suppFeat: this.negotiate(data.suppFeat) }, subscriber.ipv4 ?? data.ueIpv4!);
     flows.admit(session, authorised);
     log({ level: 'info', msg: 'app session context created', appSessionId: session.id, ueIpv4: data.ueIpv4, msisdn: subscriber.msisdn, flows: authorised.map((d) => ({ medCompN: d.medCompN, fiveQi: d.fiveQi })) });
-    return { status: 201, headers: { location: session.uri }, body: contextOf(session) };
+    // The context as stored is `data` itself (the store keeps its text): no need to read it back.
+    return { status: 201, headers: { location: session.uri }, body: { ascReqData: data, ascRespData: session.ascRespData } };
   }
 
   /** §4.2.2 GET /app-sessions/{id} → 200 AppSessionContext. */
@@ -83,14 +89,14 @@ export class PolicyAuthorization {
     const { validator, policy, flows, log } = this.deps;
     const session = this.find(id);
     const changes = Object.fromEntries(Object.entries(validator.patchRequest(body).ascReqData ?? {}).filter(([k]) => UPDATABLE.has(k)));
-    const merged = mergePatch(structuredClone(session.ascReqData), changes) as AppSessionContextReqData;
+    const merged = mergePatch(session.reqData(), changes) as AppSessionContextReqData;
     validator.updatedContext(merged);
     const decisions = policy.decide(merged);
     const subscriber = await this.bind(merged);
     const authorised = policy.authorise(subscriber, decisions);
     if (session.deleted) throw notFound(id);
-    session.ascReqData = merged;
-    session.subscriber = subscriber;
+    session.setReqData(merged);
+    session.boundIpv4 = subscriber.ipv4 ?? merged.ueIpv4!;
     if ('medComponents' in changes || 'resPrio' in changes) flows.update(session, authorised);
     log({ level: 'info', msg: 'app session context updated', appSessionId: id, changed: Object.keys(changes) });
     return { status: 200, body: contextOf(session) };
@@ -110,15 +116,20 @@ export class PolicyAuthorization {
   putEventsSubscription(id: string, body: unknown): N5Response {
     const session = this.find(id);
     const subscription: EventsSubscReqData = structuredClone(this.deps.validator.eventsSubscription(body));
-    const existed = session.ascReqData.evSubsc !== undefined;
-    session.ascReqData.evSubsc = subscription;
+    const data = session.reqData();
+    const existed = data.evSubsc !== undefined;
+    data.evSubsc = subscription;
+    session.setReqData(data);
     if (existed) return { status: 200, body: subscription };
     return { status: 201, headers: { location: `${session.uri}/events-subscription` }, body: subscription };
   }
 
   /** §4.2.7 Npcf_PolicyAuthorization_Unsubscribe: DELETE .../events-subscription → 204. */
   deleteEventsSubscription(id: string): N5Response {
-    delete this.find(id).ascReqData.evSubsc;
+    const session = this.find(id);
+    const data = session.reqData();
+    delete data.evSubsc;
+    session.setReqData(data);
     return { status: 204 };
   }
 

@@ -3,7 +3,6 @@
  * component, the bearer(s) requested for it. In memory; a restarted simulator starts empty.
  */
 import { randomUUID } from 'node:crypto';
-import type { Subscriber } from './bearer-client.ts';
 import type { AppSessionContext, AppSessionContextReqData, AppSessionContextRespData, Flows } from './n5-types.ts';
 import type { AuthorisedDecision } from './policy.ts';
 
@@ -32,18 +31,89 @@ export interface MediaFlow {
   next?: BearerRef;
 }
 
-export interface AppSession {
-  id: string;
-  /** `{apiRoot}/npcf-policyauthorization/v1/app-sessions/{appSessionId}` */
-  uri: string;
-  ascReqData: AppSessionContextReqData;
-  ascRespData: AppSessionContextRespData;
-  subscriber: Subscriber;
-  flows: Map<number, MediaFlow>;
-  createdAt: string;
-  deleted: boolean;
+/** What the flows need of a context's event subscription (TS 29.514 §5.6.2.6 EventsSubscReqData). */
+export interface Subscription {
+  notifUri: string;
+  /** The AfEvents subscribed to; one shared set for every context that subscribed the same ones. */
+  events: ReadonlySet<string>;
+}
+
+/**
+ * JSON.stringify and crypto.randomUUID return ropes of a few dozen pieces (a UUID is 16 hex
+ * pairs and 4 dashes joined); converting one to a number (NaN here) flattens it in place, so
+ * what a context keeps is one string rather than twenty.
+ */
+function flat(text: string): string {
+  void Number(text);
+  return text;
+}
+
+const eventSets = new Map<string, ReadonlySet<string>>();
+
+/** The subscription of `evSubsc`, its notification URI shared with the context's when it is the same. */
+function subscriptionOf(data: AppSessionContextReqData): Subscription | undefined {
+  const evSubsc = data.evSubsc;
+  if (!evSubsc?.notifUri) return undefined;
+  const names = [...new Set(evSubsc.events.map((e) => e.event))].sort();
+  const key = names.join(',');
+  let events = eventSets.get(key);
+  if (!events) eventSets.set(key, (events = new Set(names)));
+  return { notifUri: evSubsc.notifUri === data.notifUri ? data.notifUri : evSubsc.notifUri, events };
+}
+
+/**
+ * An Individual Application Session Context. A PCF holds one per AF session, tens of thousands at
+ * a time, so the request data is kept as its JSON text (one flat string rather than an object
+ * graph of some thirty parts) beside the few fields the hot paths read; `reqData()` hands out a
+ * fresh copy, and `setReqData()` replaces it.
+ */
+export class AppSession {
+  readonly flows = new Map<number, MediaFlow>();
+  readonly createdAt = Date.now();
+  deleted = false;
   /** Set once Npcf_PolicyAuthorization_Terminate was sent; it is sent once. */
-  terminationRequested: boolean;
+  terminationRequested = false;
+  /** Where Npcf_PolicyAuthorization_Terminate goes (`ascReqData.notifUri`). */
+  notifUri!: string;
+  /** The UE address the context was created for; it never changes over the context's life. */
+  readonly ueIpv4?: string;
+  readonly ueIpv6?: string;
+  subscription?: Subscription;
+  private reqText!: string;
+
+  constructor(
+    readonly id: string,
+    private readonly collectionUri: string,
+    data: AppSessionContextReqData,
+    readonly ascRespData: AppSessionContextRespData,
+    /** The address bearers are set up for: the PDU session's, from the session binding. */
+    public boundIpv4: string,
+  ) {
+    this.ueIpv4 = data.ueIpv4;
+    this.ueIpv6 = data.ueIpv6;
+    this.setReqData(data);
+  }
+
+  /** `{apiRoot}/npcf-policyauthorization/v1/app-sessions/{appSessionId}` */
+  get uri(): string {
+    return `${this.collectionUri}/${this.id}`;
+  }
+
+  /** The context's ascReqData, a copy of its own. */
+  reqData(): AppSessionContextReqData {
+    return JSON.parse(this.reqText) as AppSessionContextReqData;
+  }
+
+  setReqData(data: AppSessionContextReqData): void {
+    this.reqText = flat(JSON.stringify(data));
+    this.notifUri = data.notifUri;
+    this.subscription = subscriptionOf(data);
+  }
+
+  /** The UE key of {@link AppSessionStore}'s index. */
+  get ue(): string {
+    return `${this.ueIpv4 ?? ''}|${this.ueIpv6 ?? ''}`;
+  }
 }
 
 /** What tests and operators can see of a context (`PcfHandle.appSessions()`). */
@@ -67,22 +137,12 @@ export class AppSessionStore {
   /** Contexts by UE address, for the equivalence check of Create (a UE has a handful). */
   private readonly byUe = new Map<string, Set<AppSession>>();
 
-  create(collectionUri: string, ascReqData: AppSessionContextReqData, ascRespData: AppSessionContextRespData, subscriber: Subscriber): AppSession {
-    const id = randomUUID();
-    const session: AppSession = {
-      id,
-      uri: `${collectionUri}/${id}`,
-      ascReqData,
-      ascRespData,
-      subscriber,
-      flows: new Map(),
-      createdAt: new Date().toISOString(),
-      deleted: false,
-      terminationRequested: false,
-    };
-    this.sessions.set(id, session);
-    let ofUe = this.byUe.get(ueOf(ascReqData));
-    if (!ofUe) this.byUe.set(ueOf(ascReqData), (ofUe = new Set()));
+  create(collectionUri: string, ascReqData: AppSessionContextReqData, ascRespData: AppSessionContextRespData, boundIpv4: string): AppSession {
+    const session = new AppSession(flat(randomUUID()), collectionUri, ascReqData, ascRespData, boundIpv4);
+    this.sessions.set(session.id, session);
+    const ue = session.ue;
+    let ofUe = this.byUe.get(ue);
+    if (!ofUe) this.byUe.set(ue, (ofUe = new Set()));
     ofUe.add(session);
     return session;
   }
@@ -99,14 +159,14 @@ export class AppSessionStore {
   remove(session: AppSession): void {
     session.deleted = true;
     this.sessions.delete(session.id);
-    const ofUe = this.byUe.get(ueOf(session.ascReqData));
+    const ofUe = this.byUe.get(session.ue);
     ofUe?.delete(session);
-    if (ofUe?.size === 0) this.byUe.delete(ueOf(session.ascReqData));
+    if (ofUe?.size === 0) this.byUe.delete(session.ue);
   }
 
   /** A new bearer request for a media component, registered under a fresh token. */
   newBearer(session: AppSession, decision: AuthorisedDecision): BearerRef {
-    const ref: BearerRef = { token: randomUUID(), sessionId: session.id, medCompN: decision.medCompN, decision, phase: 'REQUESTING', abandoned: false };
+    const ref: BearerRef = { token: flat(randomUUID()), sessionId: session.id, medCompN: decision.medCompN, decision, phase: 'REQUESTING', abandoned: false };
     this.bearers.set(ref.token, ref);
     return ref;
   }
@@ -124,9 +184,9 @@ export class AppSessionStore {
     return [...this.sessions.values()].map((s) => ({
       appSessionId: s.id,
       uri: s.uri,
-      ueIpv4: s.ascReqData.ueIpv4,
-      notifUri: s.ascReqData.notifUri,
-      createdAt: s.createdAt,
+      ueIpv4: s.ueIpv4,
+      notifUri: s.notifUri,
+      createdAt: new Date(s.createdAt).toISOString(),
       flows: [...s.flows.values()].flatMap((f) =>
         [f.current, f.next]
           .filter((r): r is BearerRef => !!r)
@@ -143,7 +203,7 @@ export class AppSessionStore {
 
 /** The resource representation (GET, and the bodies of 201 and 200). */
 export function contextOf(session: AppSession): AppSessionContext {
-  return { ascReqData: session.ascReqData, ascRespData: session.ascRespData };
+  return { ascReqData: session.reqData(), ascRespData: session.ascRespData };
 }
 
 /** TS 29.514 Flows for a media component: its number and, when it has subcomponents, their fNums. */
