@@ -90,8 +90,15 @@ export class Lifecycle {
    */
   async startJobs(s: SessionRecord): Promise<void> {
     // Only the activation has its own retry policy: it is the one step that waits on an unreachable PCF.
-    const retry = { attempts: this.options.activationAttempts, backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 } };
-    await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, retry);
+    // A finished activation is removed at once: every session has one, and keeping them would cost
+    // Redis a result and a completed-set entry per session, and a trim of the oldest for each new
+    // one. The session record says how it went; a failed one is kept like any other failed job.
+    const opts: JobsOptions = {
+      attempts: this.options.activationAttempts,
+      backoff: { type: 'exponential', delay: this.options.activationBackoffMs, jitter: 0.5 },
+      removeOnComplete: true,
+    };
+    await this.enqueue('quality-on-demand.activate', { sessionId: s.id, correlator: s.correlator }, `act-${s.id}`, 0, opts);
     this.enqueued.push(s.id);
     this.outboxTimer ??= setTimeout(() => void this.flushOutbox().catch(() => {}), 20);
   }
