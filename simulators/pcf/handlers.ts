@@ -3,7 +3,8 @@
  * validate, bind, authorise and write the context, then hand the bearer work to the FlowController;
  * none waits for the network.
  */
-import type { BearerClient, Subscriber } from './bearer-client.ts';
+import type { Subscriber } from './bearer-client.ts';
+import type { SessionBindings } from './session-bindings.ts';
 import type { FlowController } from './flows.ts';
 import { errorText, type PcfLogger } from './log.ts';
 import { API_BASE, type AppSessionContextReqData, type EventsSubscReqData } from './n5-types.ts';
@@ -23,7 +24,7 @@ export interface PolicyAuthorizationDeps {
   validator: RequestValidator;
   policy: PolicyEngine;
   flows: FlowController;
-  bearers: BearerClient;
+  bindings: SessionBindings;
   log: PcfLogger;
   apiRoot: () => string;
   supportedFeatures?: string;
@@ -133,12 +134,12 @@ export class PolicyAuthorization {
     return { status: 204 };
   }
 
-  /** TS 29.513 session binding by UE address through the Subscriber API; failure → 500 PDU_SESSION_NOT_AVAILABLE. */
+  /** TS 29.513 session binding by UE address (see session-bindings.ts); none → PDU_SESSION_NOT_AVAILABLE. */
   private async bind(data: AppSessionContextReqData): Promise<Subscriber> {
     if (!data.ueIpv4) throw new ProblemError('PDU_SESSION_NOT_AVAILABLE', 'this PCF binds IPv4 PDU sessions only (no ueIpv4 given)');
     let subscriber: Subscriber | undefined;
     try {
-      subscriber = await this.deps.bearers.subscriberByIpv4(data.ueIpv4);
+      subscriber = await this.deps.bindings.subscriberByIpv4(data.ueIpv4);
     } catch (err) {
       this.deps.log({ level: 'error', msg: 'subscriber lookup failed', ueIpv4: data.ueIpv4, err: errorText(err) });
       throw new ProblemError('SYSTEM_FAILURE', 'the PCF cannot reach its session binding data', { cause: err });

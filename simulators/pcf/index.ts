@@ -21,6 +21,7 @@ import { resolveOptions, type PcfOptions } from './options.ts';
 import { PolicyEngine } from './policy.ts';
 import { SbiServer } from './sbi-server.ts';
 import { AppSessionStore, type AppSessionSnapshot } from './store.ts';
+import { SessionBindings } from './session-bindings.ts';
 import { TaskSet } from './tasks.ts';
 import { RequestValidator } from './validate.ts';
 
@@ -57,6 +58,8 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   const tasks = new TaskSet(o.timeScale, log);
   const store = new AppSessionStore();
   const bearers = new BearerClient(o.bearerControllerUrl);
+  const bindings = new SessionBindings({ baseUrl: o.bearerControllerUrl, lookup: (ipv4) => bearers.subscriberByIpv4(ipv4) });
+  bindings.start();
   const notifier = new Notifier({ log, tasks, attempts: Math.max(1, o.notifyAttempts), protocolOf: o.callbackProtocol });
   let eventsUrl = '';
   const flows = new FlowController({ store, bearers, notifier, tasks, log, bearerEventsUrl: () => eventsUrl });
@@ -72,7 +75,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     validator,
     policy: new PolicyEngine(o.qosReferences, o.plans),
     flows,
-    bearers,
+    bindings,
     log,
     apiRoot: () => o.apiRoot ?? `http://127.0.0.1:${port}`,
     supportedFeatures: o.supportedFeatures,
@@ -83,6 +86,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     if (o.startStopped) await sbi.stop();
   } catch (err) {
     await listener.close();
+    bindings.close();
     bearers.close();
     throw err;
   }
@@ -95,6 +99,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     ['bearer event listener', () => listener.close()],
     ['background work', () => tasks.close(CLOSE_STEP_MS)],
     ['AF connections', () => notifier.close()],
+    ['session binding feed', () => bindings.close()],
     ['bearer controller connections', () => bearers.close()],
   ];
   const handle: PcfHandle = {
