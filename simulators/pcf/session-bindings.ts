@@ -7,10 +7,10 @@
  * lookup asks the API, so an answer is never older than the feed says it may be.
  */
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 import type { Subscriber } from './bearer-client.ts';
+import type { SubscriberChange } from '../bearer-controller/types.ts';
 
-/** Lines longer than this are not the feed's: the stream is dropped. */
-const MAX_LINE = 16 * 1024;
 /** A feed silent this long is taken for dead (the controller's heartbeat is every 15 s). */
 const IDLE_MS = 45_000;
 
@@ -62,7 +62,6 @@ export class SessionBindings {
   /** Opens the feed (and keeps reopening it until {@link close}). */
   start(): void {
     if (this.closed || this.req) return;
-    let buffered = '';
     const req = http.request(`${this.o.baseUrl}/subscribers/changes`, { method: 'GET', agent: false, headers: { accept: 'application/x-ndjson' } });
     this.req = req;
     req.setTimeout(IDLE_MS, () => req.destroy(new Error('the feed went silent')));
@@ -72,17 +71,12 @@ export class SessionBindings {
         req.destroy(new Error(`the feed answered ${res.statusCode}`));
         return;
       }
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.trim()) this.line(line, req);
-        }
-        if (buffered.length > MAX_LINE) req.destroy(new Error('the feed sent a line too long'));
-      });
+      // A broken response also ends the request, whose 'close' reopens the feed.
+      createInterface({ input: res, crlfDelay: Infinity })
+        .on('line', (line) => {
+          if (line.trim() && !this.line(line)) req.destroy(new Error('the feed sent a line that is not JSON'));
+        })
+        .on('error', () => {});
       res.on('end', () => req.destroy(new Error('the feed ended')));
     });
     req.on('error', () => this.lost(req));
@@ -97,37 +91,37 @@ export class SessionBindings {
     this.forget();
   }
 
-  private line(text: string, req: http.ClientRequest): void {
-    let change: { type?: unknown; msisdn?: unknown; ipv4?: unknown };
+  /** One line of the feed; false when it is not the feed's (the stream is then dropped). */
+  private line(text: string): boolean {
+    let change: SubscriberChange;
     try {
-      change = JSON.parse(text);
+      change = JSON.parse(text) as SubscriberChange;
     } catch {
-      req.destroy(new Error('the feed sent a line that is not JSON'));
-      return;
+      return false;
     }
-    switch (change?.type) {
-      case 'subscribed':
-        // Anything may have changed while the feed was closed.
-        this.forget();
-        this.retryMs = this.o.retryMs ?? 500;
-        this.open = true;
-        return;
-      case 'changed':
-        this.generation++;
-        if (typeof change.ipv4 === 'string') this.byIpv4.delete(change.ipv4);
-        // The number may have been kept under another address.
-        if (typeof change.msisdn === 'string') {
-          const before = this.byMsisdn.get(change.msisdn);
-          if (before !== undefined) this.byIpv4.delete(before);
-          this.byMsisdn.delete(change.msisdn);
-        }
-        return;
-      case 'heartbeat':
-        return;
-      default:
-        // `reset`, or a kind of line this reader does not know: anything may have changed.
-        this.forget();
+    if (change?.type === 'heartbeat') return true;
+    if (change?.type === 'changed') {
+      this.drop(change.msisdn, change.ipv4);
+      return true;
     }
+    // `subscribed` (the feed opened: anything may have changed while it was closed), `reset`, or a
+    // kind of line this reader does not know: nothing kept can be trusted.
+    this.forget();
+    if (change?.type === 'subscribed') {
+      this.retryMs = this.o.retryMs ?? 500;
+      this.open = true;
+    }
+    return true;
+  }
+
+  /** A UE changed: whatever is kept under its address, or under the address its number had. */
+  private drop(msisdn: unknown, ipv4: unknown): void {
+    this.generation++;
+    if (typeof ipv4 === 'string') this.byIpv4.delete(ipv4);
+    if (typeof msisdn !== 'string') return;
+    const before = this.byMsisdn.get(msisdn);
+    if (before !== undefined) this.byIpv4.delete(before);
+    this.byMsisdn.delete(msisdn);
   }
 
   private forget(): void {
