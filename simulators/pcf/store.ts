@@ -112,7 +112,7 @@ export class AppSession {
 
   /** The UE key of {@link AppSessionStore}'s index. */
   get ue(): string {
-    return `${this.ueIpv4 ?? ''}|${this.ueIpv6 ?? ''}`;
+    return ueOf(this);
   }
 }
 
@@ -129,7 +129,7 @@ export interface AppSessionSnapshot {
 export const LIVE_PHASES: ReadonlySet<BearerPhase> = new Set(['REQUESTING', 'PENDING', 'ESTABLISHED']);
 
 /** The UE a context binds to: its address never changes over the context's life. */
-const ueOf = (d: AppSessionContextReqData): string => `${d.ueIpv4 ?? ''}|${d.ueIpv6 ?? ''}`;
+const ueOf = (d: { ueIpv4?: string; ueIpv6?: string }): string => `${d.ueIpv4 ?? ''}|${d.ueIpv6 ?? ''}`;
 
 export class AppSessionStore {
   private readonly sessions = new Map<string, AppSession>();
@@ -159,9 +159,10 @@ export class AppSessionStore {
   remove(session: AppSession): void {
     session.deleted = true;
     this.sessions.delete(session.id);
-    const ofUe = this.byUe.get(session.ue);
+    const ue = session.ue;
+    const ofUe = this.byUe.get(ue);
     ofUe?.delete(session);
-    if (ofUe?.size === 0) this.byUe.delete(session.ue);
+    if (ofUe?.size === 0) this.byUe.delete(ue);
   }
 
   /** A new bearer request for a media component, registered under a fresh token. */

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setPriority } from 'node:os';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 
 /** Printed instead of a stack trace when `redis-server` is not installed. */
 export const REDIS_INSTALL_ADVICE = [
@@ -122,21 +123,17 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   await ready;
   // Keep draining output so the child never blocks on a full pipe, and watch it for fork children.
   const nice = options.backgroundNice === undefined ? BACKGROUND_NICE : options.backgroundNice;
-  let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    if (nice === null) return;
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop()!.slice(-1000);
-    for (const line of lines) {
+  if (nice !== null) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       const pid = FORK_STARTED.exec(line)?.[1];
-      if (!pid) continue;
+      if (!pid) return;
       try {
         setPriority(Number(pid), nice);
       } catch {
         // The child already finished (a small data set), or we may not renice it: nothing to do.
       }
-    }
-  });
+    });
+  }
   child.stdout!.resume();
   child.stderr!.resume();
   let stopping: Promise<void> | undefined;

@@ -12,6 +12,11 @@ local function fenced(ev, job, state, leaseBefore)
   if leaseBefore > 0 and tonumber(h[3] or '0') >= leaseBefore then return false end
   return true
 end
+-- The enqueue scripts' new event record (KEYS[1] ev, KEYS[2] chain; ARGV[2] event, ARGV[4]
+-- correlator, ARGV[5] clientId), with the state fields given.
+local function storeEvent(...)
+  redis.call('HSET', KEYS[1], 'event', ARGV[2], 'chain', KEYS[2], 'correlator', ARGV[4], 'clientId', ARGV[5], ...)
+end
 local function schedule(ev, id, chain, due, at, grace)
   local seq = redis.call('HINCRBY', ev, 'seq', 1)
   local job = 'notify-' .. id .. '-' .. seq
@@ -63,7 +68,7 @@ export const SCRIPTS = {
   // KEYS ev chain due gone · ARGV id event sink correlator clientId now grace
   egNotifyEnqueue: script(4, `
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return false end
-redis.call('HSET', KEYS[1], 'event', ARGV[2], 'chain', KEYS[2], 'correlator', ARGV[4], 'clientId', ARGV[5], 'state', 'queued', 'attempts', 0)
+storeEvent('state', 'queued', 'attempts', 0)
 if redis.call('RPUSH', KEYS[2], ARGV[1]) == 1 then
   return schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]))
 end
@@ -79,7 +84,7 @@ return ''`),
   egNotifyEnqueueClaim: script(5, `
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return false end
 if redis.call('RPUSH', KEYS[2], ARGV[1]) ~= 1 then
-  redis.call('HSET', KEYS[1], 'event', ARGV[2], 'chain', KEYS[2], 'correlator', ARGV[4], 'clientId', ARGV[5], 'state', 'queued', 'attempts', 0)
+  storeEvent('state', 'queued', 'attempts', 0)
   return {''}
 end
 local now = tonumber(ARGV[6])
@@ -87,13 +92,13 @@ local job = 'notify-' .. ARGV[1] .. '-1'
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local cap = tonumber(ARGV[9])
 if cap > 0 and redis.call('ZCARD', KEYS[5]) >= cap then
-  redis.call('HSET', KEYS[1], 'event', ARGV[2], 'chain', KEYS[2], 'correlator', ARGV[4], 'clientId', ARGV[5], 'state', 'scheduled', 'attempts', 0, 'seq', 1, 'job', job, 'nextAt', now)
+  storeEvent('state', 'scheduled', 'attempts', 0, 'seq', 1, 'job', job, 'nextAt', now)
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[7]), KEYS[2])
   return {job, 'scheduled'}
 end
 local leaseUntil = now + tonumber(ARGV[8])
 redis.call('ZADD', KEYS[5], leaseUntil, ARGV[1])
-redis.call('HSET', KEYS[1], 'event', ARGV[2], 'chain', KEYS[2], 'correlator', ARGV[4], 'clientId', ARGV[5], 'state', 'claimed', 'attempts', 1, 'seq', 1, 'job', job, 'nextAt', now, 'leaseUntil', leaseUntil)
+storeEvent('state', 'claimed', 'attempts', 1, 'seq', 1, 'job', job, 'nextAt', now, 'leaseUntil', leaseUntil)
 redis.call('ZADD', KEYS[3], leaseUntil, KEYS[2])
 return {job, 'claimed', '1'}`),
   // KEYS ev chain busy due gone parked · ARGV id job now lease cap sink evPrefix grace parkCheckMs
