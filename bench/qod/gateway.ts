@@ -9,7 +9,7 @@ import { startBenchRedis, type BenchRedis } from '../support/redis.ts';
 import { medianBy, percentile } from '../support/stats.ts';
 import { forkMeter, stealMeter, usageMeter, type Usage } from '../support/usage.ts';
 import type { LoadSettings } from './baseline.ts';
-import { BENCH_CLIENT, ELIGIBLE_SUBSCRIBERS, MAX_FLOWS_PER_UE, createBody } from './bootstrap.ts';
+import { BENCH_CLIENT, ELIGIBLE_SUBSCRIBERS, MAX_FLOWS_PER_UE, createBody, phoneOf } from './bootstrap.ts';
 import { SINK_PLACEHOLDER, TimingSink, type Arrival, type ProbeResult } from './sink.ts';
 
 const SESSIONS = '/quality-on-demand/v1/sessions';
@@ -38,6 +38,10 @@ export interface ActivationResult {
   stolen: number;
   /** Forks of the redis-server (AOF rewrites) from the first create until every event arrived. */
   redisForks: number;
+  /** createSession's answers by status, warm-up included (all 201 in a healthy run). */
+  statuses: Record<string, number>;
+  /** Sessions active when the run began: created by the benchmark, not deleted by it, not ended. */
+  activeSessions: number;
 }
 
 /** Sessions created under load with every process running, counted once they are AVAILABLE. */
@@ -75,6 +79,8 @@ export interface GatewayResults {
   burst: ActivationResult;
   /** Events other than AVAILABLE the sink received (a healthy run has none). */
   otherEvents: Record<string, number>;
+  /** Sessions the benchmark deleted between steps to reuse their (device, port) pairs. */
+  deleted: number;
 }
 
 /**
@@ -92,6 +98,15 @@ class SessionSpread {
   }
   get used(): number {
     return this.n;
+  }
+  /** The (phone number, port) pairs of the next `count` bodies, as `phone|port`. */
+  upcoming(count: number): Set<string> {
+    const pairs = new Set<string>();
+    for (let k = 0; k < count; k++) {
+      const n = (this.n + k) % this.capacity;
+      pairs.add(`${phoneOf(n % ELIGIBLE_SUBSCRIBERS)}|${1024 + Math.floor(n / ELIGIBLE_SUBSCRIBERS)}`);
+    }
+    return pairs;
   }
 }
 
@@ -124,6 +139,10 @@ interface Running {
   spread: SessionSpread;
   /** Sessions answered 201 so far. */
   created: number;
+  /** Sessions answered 201 to the activation probes (their events go to the probes' sinks). */
+  probed: number;
+  /** Sessions the benchmark deleted to reuse their (device, port) pairs ({@link makeRoom}). */
+  deleted: number;
   /** Starts the worker process (once). */
   startWorker(): Promise<Child>;
   /** The processes running now, by name, for CPU readings. */
@@ -156,6 +175,8 @@ async function startDeployment(cleanup: Cleanup): Promise<Running> {
       headers,
       spread: new SessionSpread(sink.url),
       created: 0,
+      probed: 0,
+      deleted: 0,
       async startWorker() {
         if (running.worker) return running.worker;
         const worker = await startChild('worker process', 'bench/gateway-process.ts', { ...env, BENCH_ROLES: 'worker' });
@@ -202,8 +223,69 @@ async function drain(g: Running, timeoutMs = 120_000): Promise<void> {
   }
 }
 
+/**
+ * Frees the (device, port) pairs the next `count` creates will use: the simulated network has 99,000
+ * (9,000 subscribers, 11 flows each), and a fast machine creates more than that in a run. Deletes
+ * the active sessions holding them (the oldest ones) through the API, between measured steps, and
+ * waits until the network has released their flows; the number of active sessions stays near the
+ * network's capacity.
+ */
+async function makeRoom(g: Running, count: number): Promise<void> {
+  if (g.spread.used + count <= g.spread.capacity) return;
+  const wanted = g.spread.upcoming(count);
+  const redis = new Redis(g.redis.server.url);
+  try {
+    const holders: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', 'eg:qod:s:*', 'COUNT', 2000);
+      cursor = next;
+      if (!keys.length) continue;
+      for (const text of await redis.mget(...keys)) {
+        const s = text ? (JSON.parse(text) as { id: string; status: string; device?: { phoneNumber?: string }; applicationServerPorts?: { ports?: number[] } }) : undefined;
+        if (!s || (s.status !== 'AVAILABLE' && s.status !== 'REQUESTED')) continue;
+        if (wanted.has(`${s.device?.phoneNumber}|${s.applicationServerPorts?.ports?.[0]}`)) holders.push(s.id);
+      }
+    } while (cursor !== '0');
+    if (!holders.length) return;
+    progress(`gateway: deleting the ${holders.length} oldest sessions, whose (device, port) pairs the next ${count} creates reuse`);
+    let next = 0;
+    const lane = async () => {
+      while (next < holders.length) {
+        const id = holders[next++];
+        const res = await fetch(`${g.url}/${id}`, { method: 'DELETE', headers: { authorization: g.headers.authorization } });
+        if (res.status !== 204 && res.status !== 404) throw new Error(`deleteSession ${id} answered ${res.status}: ${await res.text()}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, lane));
+    g.deleted += holders.length;
+    // A deleted session's record goes once the network has released its flow.
+    const end = Date.now() + 60_000;
+    for (;;) {
+      let left = 0;
+      for (let i = 0; i < holders.length; i += 1000) left += await redis.exists(...holders.slice(i, i + 1000));
+      if (left === 0) break;
+      if (Date.now() > end) throw new Error(`${left} of ${holders.length} deleted sessions still hold their flows after 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Sessions active now: created, neither deleted by the benchmark nor ended by the network. */
+function activeNow(g: Running): number {
+  let ended = 0;
+  for (const n of g.sink.others.values()) ended += n;
+  return g.created + g.probed - g.deleted - ended;
+}
+
 /** Percentiles of measured sessions' send → AVAILABLE times, split where the session records say it became AVAILABLE. */
-async function summarise(g: Running, arrivals: Arrival[], o: { rate: number; missing: number; create: { p50: number; p99: number }; stolen: number; redisForks: number }): Promise<ActivationResult> {
+async function summarise(
+  g: Running,
+  arrivals: Arrival[],
+  o: { rate: number; missing: number; create: { p50: number; p99: number; statuses: Record<string, number> }; stolen: number; redisForks: number; activeSessions: number },
+): Promise<ActivationResult> {
   const latencies = arrivals.map((a) => a.ms);
   const arrivedAt = new Map(arrivals.map((a) => [a.id, a.at]));
   const redis = new Redis(g.redis.server.url);
@@ -230,6 +312,8 @@ async function summarise(g: Running, arrivals: Arrival[], o: { rate: number; mis
       toSink: split(toSink),
       stolen: o.stolen,
       redisForks: o.redisForks,
+      statuses: o.create.statuses,
+      activeSessions: o.activeSessions,
     };
   } finally {
     redis.disconnect();
@@ -243,12 +327,15 @@ async function summarise(g: Running, arrivals: Arrival[], o: { rate: number; mis
  */
 async function pacedActivation(g: Running, rate: number, count: number): Promise<{ result: ActivationResult; others: Record<string, number> }> {
   const warmupCount = Math.max(50, Math.round(rate));
+  await makeRoom(g, warmupCount + count);
+  const activeSessions = activeNow(g);
   const bodies = Array.from({ length: warmupCount + count }, () => g.spread.next(SINK_PLACEHOLDER));
   const stolen = stealMeter();
   const forks = await forkMeter(g.redis.server.url);
   const env = { URL: g.url, RATE: String(rate), HEADERS: JSON.stringify(g.headers), WARMUP: String(warmupCount) };
   const probe = await runWithBodies<ProbeResult>(new URL('./probe-process.ts', import.meta.url), bodies, env, 'the activation probe');
-  const result = await summarise(g, probe.arrivals, { rate, missing: probe.missing, create: probe.create, stolen: stolen(), redisForks: await forks() });
+  g.probed += probe.create.statuses['201'] ?? 0;
+  const result = await summarise(g, probe.arrivals, { rate, missing: probe.missing, create: probe.create, stolen: stolen(), redisForks: await forks(), activeSessions });
   return { result, others: probe.others };
 }
 
@@ -258,6 +345,7 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
  */
 async function burstActivation(g: Running, rate: number, connections: number, durationSeconds: number): Promise<ActivationResult> {
   const sentAt = new Map<string, number>();
+  const activeSessions = activeNow(g);
   const forks = await forkMeter(g.redis.server.url);
   let created: string | undefined;
   const onInstance = (instance: autocannon.Instance) =>
@@ -289,7 +377,7 @@ async function burstActivation(g: Running, rate: number, connections: number, du
   );
   g.created += r.statuses['201'] ?? 0;
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
-  return summarise(g, g.sink.arrivalsOf(sentAt), { rate, missing, create: r, stolen: r.stolen, redisForks: await forks() });
+  return summarise(g, g.sink.arrivalsOf(sentAt), { rate, missing, create: r, stolen: r.stolen, redisForks: await forks(), activeSessions });
 }
 
 /**
@@ -324,6 +412,8 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings, b
     progress(`gateway: backlog worked off at ${backlog.rate.toFixed(0)} sessions/s`);
 
     progress(`gateway: everything running, createSession ${settings.durationSeconds} s at ${settings.connections} connections, each session counted once AVAILABLE`);
+    // The closed-loop load creates about as many per second as the worker alone worked off.
+    await makeRoom(g, Math.ceil(backlog.rate * settings.durationSeconds * 1.5));
     meter = await usageMeter(g.pids(), g.redis.server.process.pid!, g.redis.server.url);
     const before = g.created;
     const sustainedStart = performance.now();
@@ -357,12 +447,12 @@ export async function measureGateway(cleanup: Cleanup, settings: LoadSettings, b
     const activationPooled = { sessions: pooled.length, p99: percentile(pooled, 99) };
 
     const burstSeconds = Math.max(3, Math.ceil(count / rate));
+    await makeRoom(g, Math.ceil(rate * burstSeconds * 1.2));
     progress(`gateway: the same rate from autocannon overallRate at ${settings.connections} connections, ${burstSeconds} s`);
     const burst = await burstActivation(g, rate, settings.connections, burstSeconds);
     progress(`gateway: in bursts, activation p50 ${burst.p50.toFixed(1)} ms, p99 ${burst.p99.toFixed(1)} ms`);
-    if (g.spread.used > g.spread.capacity) progress(`warning: ${g.spread.used} sessions exceed the ${g.spread.capacity} distinct (device, port) pairs; some overlapped`);
     for (const [k, n] of g.sink.others) otherEvents.set(k, (otherEvents.get(k) ?? 0) + n);
-    return { create, usage, baseline: baselineRun, backlog, sustained, activation, activationRuns, activationPooled, burst, otherEvents: Object.fromEntries(otherEvents) };
+    return { create, usage, baseline: baselineRun, backlog, sustained, activation, activationRuns, activationPooled, burst, otherEvents: Object.fromEntries(otherEvents), deleted: g.deleted };
   } finally {
     await g.stop();
   }

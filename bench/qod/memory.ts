@@ -137,7 +137,7 @@ async function startRig(cleanup: Cleanup, settings: MemorySettings): Promise<Rig
 async function fullPath(rig: Rig, settings: MemorySettings): Promise<number> {
   progress(`memory: ${settings.fullPath} sessions the whole way (handler, workers, activation, event to the sink)`);
   const { sink } = rig;
-  const heard = () => sink.available.size + [...sink.others.values()].reduce((a, b) => a + b, 0);
+  const heard = () => sink.heard;
   let failed = 0;
   let issued = 0;
   const createOne = async (i: number) => {

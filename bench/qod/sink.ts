@@ -13,6 +13,8 @@ export class TimingSink {
   readonly availableAt = new Map<string, number>();
   /** Events other than AVAILABLE, by `qosStatus/statusInfo`: a healthy run has none. */
   readonly others = new Map<string, number>();
+  /** UNAVAILABLE/DELETE_REQUESTED events: the benchmark deleting sessions to reuse their (device, port) pairs. */
+  deleted = 0;
   url = '';
   private server?: Server;
 
@@ -27,7 +29,7 @@ export class TimingSink {
           if (data.qosStatus === 'AVAILABLE') {
             this.available.set(data.sessionId, at);
             this.availableAt.set(data.sessionId, Date.now());
-          }
+          } else if (data.statusInfo === 'DELETE_REQUESTED') this.deleted++;
           else this.others.set(`${data.qosStatus}/${data.statusInfo}`, (this.others.get(`${data.qosStatus}/${data.statusInfo}`) ?? 0) + 1);
           res.writeHead(204).end();
         } catch {
@@ -41,7 +43,7 @@ export class TimingSink {
     return this;
   }
 
-  /** Events heard so far, AVAILABLE or not. */
+  /** Sessions heard of so far: AVAILABLE, or ended by the network (deletions asked for are not counted). */
   get heard(): number {
     let n = this.available.size;
     for (const k of this.others.values()) n += k;
