@@ -3,6 +3,7 @@
  * set-up delays. HTTP handlers and tests drive it; it reports outcomes through {@link onEvent}.
  */
 import { between, mulberry32, type Prng } from '../common/prng.ts';
+import { sharedArps } from '../common/shared.ts';
 import { admit, isGbr, loadOf, resourceTypeOf } from './admission.ts';
 import * as faults from './faults.ts';
 import { withDefaults, type ModelOptions } from './options.ts';
@@ -110,10 +111,12 @@ export class BearerControllerModel {
     const i = indexOfIpv4(request.ueIpv4);
     const ue = i === undefined ? undefined : this.population.state(i);
     if (i === undefined || !ue?.attached) throw new SimulatorError('UE_NOT_FOUND', `no PDU session holds ${request.ueIpv4}`);
+    // Every field is set here, the ones known later too, so that none is added to the object afterwards.
+    const address = ipv4Of(i);
     const bearer: Bearer = {
       bearerId: `br-${this.nextId++}`,
-      ueIpv4: request.ueIpv4,
-      msisdn: this.population.view(i).msisdn,
+      ueIpv4: address === request.ueIpv4 ? address : request.ueIpv4,
+      msisdn: msisdnOf(i),
       cellId: ue.cellId,
       fiveQi: request.fiveQi,
       resourceType: resourceTypeOf(request.fiveQi),
@@ -121,12 +124,15 @@ export class BearerControllerModel {
       gbrDl: request.gbrDl ?? 0,
       mbrUl: request.mbrUl,
       mbrDl: request.mbrDl,
-      arp: { ...request.arp },
+      arp: sharedArps.of(request.arp),
       flowDescriptions: [...request.flowDescriptions],
       notifyUrl: request.notifyUrl,
       state: 'PENDING',
       setup: this.drawSetup(ue.rrcState),
       requestedAt: new Date().toISOString(),
+      cause: undefined,
+      establishedAt: undefined,
+      endedAt: undefined,
     };
     this.bearers.set(bearer.bearerId, bearer);
     this.active.set(bearer.bearerId, bearer);

@@ -33,13 +33,17 @@ export interface UeState {
   simPairedAt: number;
 }
 
+/** The numbers and addresses, each made once: bearers and views of the same UE share them. */
+const msisdns: string[] = [];
+const ipv4s: string[] = [];
+
 export function msisdnOf(i: number): string {
-  return `+861390000${String(i).padStart(4, '0')}`;
+  return (msisdns[i] ??= `+861390000${String(i).padStart(4, '0')}`);
 }
 
 /** The UE address of the PDU session (no NAT): 10.45.<i/250>.<i%250+1>. */
 export function ipv4Of(i: number): string {
-  return `10.45.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+  return (ipv4s[i] ??= `10.45.${Math.floor(i / 250)}.${(i % 250) + 1}`);
 }
 
 /**

@@ -3,15 +3,19 @@
  * validate, bind, authorise and write the context, then hand the bearer work to the FlowController;
  * none waits for the network.
  */
+import { hash32, Shared } from '../common/shared.ts';
 import type { Subscriber } from './bearer-client.ts';
 import type { SessionBindings } from './session-bindings.ts';
 import type { FlowController } from './flows.ts';
 import { errorText, type PcfLogger } from './log.ts';
-import { API_BASE, type AppSessionContextReqData, type EventsSubscReqData } from './n5-types.ts';
+import { API_BASE, type AppSessionContextReqData, type AppSessionContextRespData, type EventsSubscReqData } from './n5-types.ts';
 import type { PolicyEngine } from './policy.ts';
 import { ProblemError } from './problem.ts';
-import { contextOf, type AppSession, type AppSessionStore } from './store.ts';
+import { contextOf, mediaText, type AppSession, type AppSessionStore } from './store.ts';
 import type { RequestValidator } from './validate.ts';
+
+/** The answers of Create, by negotiated features: every context with the same features shares one. */
+const respDatas = new Shared<AppSessionContextRespData>((r) => String(r.suppFeat));
 
 export interface N5Response {
   status: number;
@@ -56,6 +60,8 @@ export class PolicyAuthorization {
   async create(body: unknown): Promise<N5Response> {
     const { validator, policy, store, flows, log } = this.deps;
     const data = structuredClone(validator.createRequest(body));
+    const media = mediaText(data);
+    const mediaHash = hash32(media);
     const same = store
       .ofUe(data)
       .find(
@@ -64,7 +70,8 @@ export class PolicyAuthorization {
           s.notifUri === data.notifUri &&
           s.ueIpv4 === data.ueIpv4 &&
           s.ueIpv6 === data.ueIpv6 &&
-          JSON.stringify(s.reqData().medComponents) === JSON.stringify(data.medComponents),
+          s.mediaHash === mediaHash &&
+          mediaText(s.reqData()) === media,
       );
     if (same) {
       log({ level: 'info', msg: 'equivalent app session context exists', appSessionId: same.id });
@@ -73,7 +80,7 @@ export class PolicyAuthorization {
     const decisions = policy.decide(data);
     const subscriber = await this.bind(data);
     const authorised = policy.authorise(subscriber, decisions);
-    const session = store.create(this.collectionUri, data, { suppFeat: this.negotiate(data.suppFeat) }, subscriber.ipv4 ?? data.ueIpv4!);
+    const session = store.create(this.collectionUri, data, respDatas.of({ suppFeat: this.negotiate(data.suppFeat) }), subscriber.ipv4 ?? data.ueIpv4!);
     flows.admit(session, authorised);
     log({ level: 'info', msg: 'app session context created', appSessionId: session.id, ueIpv4: data.ueIpv4, msisdn: subscriber.msisdn, flows: authorised.map((d) => ({ medCompN: d.medCompN, fiveQi: d.fiveQi })) });
     // The context as stored is `data` itself (the store keeps its text): no need to read it back.

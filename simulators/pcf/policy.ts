@@ -2,6 +2,7 @@
  * Policy decisions: from a media component to the QoS of its bearer (5QI, ARP, MBR, GBR, filters),
  * and the authorisation of those decisions against the subscriber's plan.
  */
+import { sharedArps, sharedNumbers } from '../common/shared.ts';
 import type { Arp, Subscriber } from './bearer-client.ts';
 import type { AppSessionContextReqData, MediaComponent } from './n5-types.ts';
 import { DEFAULT_ARP, type PlanPolicy, type QosReferenceEntry } from './options.ts';
@@ -10,7 +11,7 @@ import { ProblemError, type AcceptableServiceInfo } from './problem.ts';
 /** What this PCF decided for one media component: one bearer's worth of QoS. Bit rates in bit/s. */
 export interface QosDecision {
   medCompN: number;
-  fNums: number[];
+  fNums: readonly number[];
   fiveQi: number;
   arp: Arp;
   /** Requested maximum bit rates; undefined when the AF gave none (the plan's cap applies). */
@@ -106,13 +107,13 @@ export class PolicyEngine {
     const rate = (v: string | undefined) => (v === undefined ? undefined : parseBitRate(v));
     const decision: QosDecision = {
       medCompN: mc.medCompN,
-      fNums: subComps.map((sc) => sc.fNum).sort((a, b) => a - b),
+      fNums: sharedNumbers(subComps.map((sc) => sc.fNum).sort((a, b) => a - b)),
       fiveQi: entry.fiveQi,
-      arp: {
+      arp: sharedArps.of({
         priorityLevel: priorityLevelOf(mc.resPrio ?? data.resPrio) ?? entry.arp.priorityLevel,
         preemptCap: mc.preemptCap === 'MAY_PREEMPT' || mc.preemptCap === 'NOT_PREEMPT' ? mc.preemptCap : entry.arp.preemptCap,
         preemptVuln: mc.preemptVuln === 'PREEMPTABLE' || mc.preemptVuln === 'NOT_PREEMPTABLE' ? mc.preemptVuln : entry.arp.preemptVuln,
-      },
+      }),
       mbrUl: rate(mc.marBwUl) ?? sumOf('marBwUl'),
       mbrDl: rate(mc.marBwDl) ?? sumOf('marBwDl'),
       flowDescriptions: subComps.flatMap((sc) => sc.fDescs ?? []),

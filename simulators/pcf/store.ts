@@ -3,6 +3,7 @@
  * component, the bearer(s) requested for it. In memory; a restarted simulator starts empty.
  */
 import { randomUUID } from 'node:crypto';
+import { hash32 } from '../common/shared.ts';
 import type { AppSessionContext, AppSessionContextReqData, AppSessionContextRespData, Flows } from './n5-types.ts';
 import type { AuthorisedDecision } from './policy.ts';
 
@@ -79,6 +80,8 @@ export class AppSession {
   readonly ueIpv4?: string;
   readonly ueIpv6?: string;
   subscription?: Subscription;
+  /** The hash of {@link mediaText}: the cheap first test of Create's equivalence check. */
+  mediaHash = 0;
   private reqText!: string;
 
   constructor(
@@ -108,6 +111,7 @@ export class AppSession {
     this.reqText = flat(JSON.stringify(data));
     this.notifUri = data.notifUri;
     this.subscription = subscriptionOf(data);
+    this.mediaHash = hash32(mediaText(data));
   }
 
   /** The UE key of {@link AppSessionStore}'s index. */
@@ -115,6 +119,9 @@ export class AppSession {
     return ueOf(this);
   }
 }
+
+/** The medComponents of a context's request data as text, the form Create's equivalence check compares. */
+export const mediaText = (data: AppSessionContextReqData): string => JSON.stringify(data.medComponents ?? null);
 
 /** What tests and operators can see of a context (`PcfHandle.appSessions()`). */
 export interface AppSessionSnapshot {
@@ -167,7 +174,8 @@ export class AppSessionStore {
 
   /** A new bearer request for a media component, registered under a fresh token. */
   newBearer(session: AppSession, decision: AuthorisedDecision): BearerRef {
-    const ref: BearerRef = { token: flat(randomUUID()), sessionId: session.id, medCompN: decision.medCompN, decision, phase: 'REQUESTING', abandoned: false };
+    // bearerId is set once the bearer controller answers; present from the start, so the object keeps its shape.
+    const ref: BearerRef = { token: flat(randomUUID()), sessionId: session.id, medCompN: decision.medCompN, decision, bearerId: undefined, phase: 'REQUESTING', abandoned: false };
     this.bearers.set(ref.token, ref);
     return ref;
   }
@@ -209,7 +217,7 @@ export function contextOf(session: AppSession): AppSessionContext {
 
 /** TS 29.514 Flows for a media component: its number and, when it has subcomponents, their fNums. */
 export function flowsOf(ref: BearerRef): Flows[] {
-  return [{ medCompN: ref.medCompN, ...(ref.decision.fNums.length ? { fNums: ref.decision.fNums } : {}) }];
+  return [{ medCompN: ref.medCompN, ...(ref.decision.fNums.length ? { fNums: [...ref.decision.fNums] } : {}) }];
 }
 
 /** Does any media component of the context still have (or is about to have) a bearer? */

@@ -1,0 +1,47 @@
+/**
+ * One frozen copy of each distinct small value that many long-lived records carry (an ARP, the
+ * features negotiated with an AF): a simulator holding tens of thousands of bearers then keeps a
+ * few shared objects rather than one each, and the garbage collector has that much less to trace.
+ */
+import type { Arp } from '../bearer-controller/types.ts';
+
+export class Shared<T extends object> {
+  private readonly known = new Map<string, Readonly<T>>();
+
+  /** `limit` bounds the values kept, whatever clients send; past it a value is simply frozen. */
+  constructor(
+    private readonly keyOf: (value: T) => string,
+    private readonly limit = 1024,
+  ) {}
+
+  of(value: T): Readonly<T> {
+    const key = this.keyOf(value);
+    const known = this.known.get(key);
+    if (known) return known;
+    const frozen = Object.freeze({ ...value });
+    if (this.known.size < this.limit) this.known.set(key, frozen);
+    return frozen;
+  }
+}
+
+/** ARPs by value: priority level and pre-emption flags (TS 23.501 §5.7.2.2). */
+export const sharedArps = new Shared<Arp>((a) => `${a.priorityLevel}|${a.preemptCap}|${a.preemptVuln}`);
+
+/** A 32-bit FNV-1a hash of a string: a cheap first test before comparing long texts. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+const numberLists = new Map<string, readonly number[]>();
+
+/** One frozen copy of each distinct list of numbers (the fNums of a media component), at most 1024 kept. */
+export function sharedNumbers(values: number[]): readonly number[] {
+  const key = values.join(',');
+  const known = numberLists.get(key);
+  if (known) return known;
+  const frozen = Object.freeze([...values]);
+  if (numberLists.size < 1024) numberLists.set(key, frozen);
+  return frozen;
+}
