@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { startChild, type Child } from '../support/children.ts';
+import { startChild, type Child, type GcCount } from '../support/children.ts';
 import type { Cleanup } from '../support/cleanup.ts';
 import { alternate, progress, runLoad, type LoadResult, type Measured, type Side } from '../support/load.ts';
 import { runWithBodies } from '../support/paced.ts';
@@ -42,6 +42,8 @@ export interface ActivationResult {
   statuses: Record<string, number>;
   /** Sessions active when the run began: created by the benchmark, not deleted by it, not ended. */
   activeSessions: number;
+  /** Major garbage collections of our processes during the run, by process, with their pauses. */
+  majorGcs: Record<string, GcCount>;
 }
 
 /** Sessions created under load with every process running, counted once they are AVAILABLE. */
@@ -147,6 +149,8 @@ interface Running {
   startWorker(): Promise<Child>;
   /** The processes running now, by name, for CPU readings. */
   pids(): Record<string, number>;
+  /** The child processes running now, by name. */
+  children(): Record<string, Child>;
   stop(): Promise<void>;
 }
 
@@ -182,6 +186,9 @@ async function startDeployment(cleanup: Cleanup): Promise<Running> {
         const worker = await startChild('worker process', 'bench/gateway-process.ts', { ...env, BENCH_ROLES: 'worker' });
         stops.push(cleanup.add('worker process', () => worker.stop()));
         return (running.worker = worker);
+      },
+      children() {
+        return { network, gateway, ...(running.worker ? { worker: running.worker } : {}) };
       },
       pids() {
         const pids: Record<string, number> = { gateway: gateway.process.pid!, network: network.process.pid! };
@@ -273,6 +280,16 @@ async function makeRoom(g: Running, count: number): Promise<void> {
   }
 }
 
+/** Counts the major garbage collections of every child process from now until the returned function is called. */
+async function gcMeter(g: Running): Promise<() => Promise<Record<string, GcCount>>> {
+  const read = async () => Object.fromEntries(await Promise.all(Object.entries(g.children()).map(async ([name, c]) => [name, await c.majorGcs()] as const)));
+  const start = await read();
+  return async () => {
+    const end = await read();
+    return Object.fromEntries(Object.entries(end).map(([name, e]) => [name, { count: e.count - (start[name]?.count ?? 0), pausesMs: e.pausesMs.slice(start[name]?.pausesMs.length ?? 0) }]));
+  };
+}
+
 /** Sessions active now: created, neither deleted by the benchmark nor ended by the network. */
 function activeNow(g: Running): number {
   let ended = 0;
@@ -284,7 +301,7 @@ function activeNow(g: Running): number {
 async function summarise(
   g: Running,
   arrivals: Arrival[],
-  o: { rate: number; missing: number; create: { p50: number; p99: number; statuses: Record<string, number> }; stolen: number; redisForks: number; activeSessions: number },
+  o: { rate: number; missing: number; create: { p50: number; p99: number; statuses: Record<string, number> }; stolen: number; redisForks: number; activeSessions: number; majorGcs: Record<string, GcCount> },
 ): Promise<ActivationResult> {
   const latencies = arrivals.map((a) => a.ms);
   const arrivedAt = new Map(arrivals.map((a) => [a.id, a.at]));
@@ -314,6 +331,7 @@ async function summarise(
       redisForks: o.redisForks,
       statuses: o.create.statuses,
       activeSessions: o.activeSessions,
+      majorGcs: o.majorGcs,
     };
   } finally {
     redis.disconnect();
@@ -329,13 +347,14 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
   const warmupCount = Math.max(50, Math.round(rate));
   await makeRoom(g, warmupCount + count);
   const activeSessions = activeNow(g);
+  const gcs = await gcMeter(g);
   const bodies = Array.from({ length: warmupCount + count }, () => g.spread.next(SINK_PLACEHOLDER));
   const stolen = stealMeter();
   const forks = await forkMeter(g.redis.server.url);
   const env = { URL: g.url, RATE: String(rate), HEADERS: JSON.stringify(g.headers), WARMUP: String(warmupCount) };
   const probe = await runWithBodies<ProbeResult>(new URL('./probe-process.ts', import.meta.url), bodies, env, 'the activation probe');
   g.probed += probe.create.statuses['201'] ?? 0;
-  const result = await summarise(g, probe.arrivals, { rate, missing: probe.missing, create: probe.create, stolen: stolen(), redisForks: await forks(), activeSessions });
+  const result = await summarise(g, probe.arrivals, { rate, missing: probe.missing, create: probe.create, stolen: stolen(), redisForks: await forks(), activeSessions, majorGcs: await gcs() });
   return { result, others: probe.others };
 }
 
@@ -346,6 +365,7 @@ async function pacedActivation(g: Running, rate: number, count: number): Promise
 async function burstActivation(g: Running, rate: number, connections: number, durationSeconds: number): Promise<ActivationResult> {
   const sentAt = new Map<string, number>();
   const activeSessions = activeNow(g);
+  const gcs = await gcMeter(g);
   const forks = await forkMeter(g.redis.server.url);
   let created: string | undefined;
   const onInstance = (instance: autocannon.Instance) =>
@@ -377,7 +397,7 @@ async function burstActivation(g: Running, rate: number, connections: number, du
   );
   g.created += r.statuses['201'] ?? 0;
   const missing = await g.sink.waitFor(sentAt.keys(), 30_000);
-  return summarise(g, g.sink.arrivalsOf(sentAt), { rate, missing, create: r, stolen: r.stolen, redisForks: await forks(), activeSessions });
+  return summarise(g, g.sink.arrivalsOf(sentAt), { rate, missing, create: r, stolen: r.stolen, redisForks: await forks(), activeSessions, majorGcs: await gcs() });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { withDeadline } from '../../src/infra/deadline.ts';
 
@@ -21,6 +22,14 @@ export interface Child {
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; safe to call twice. */
   stop(graceMs?: number): Promise<void>;
+  /** Its major garbage collections (mark-compact) since it started. */
+  majorGcs(): Promise<GcCount>;
+}
+
+/** Major garbage collections of a process: how many, and their pauses (ms). */
+export interface GcCount {
+  count: number;
+  pausesMs: number[];
 }
 
 /**
@@ -66,7 +75,21 @@ export async function startChild(name: string, script: string, env: Record<strin
       timeoutMs,
       `${name} start`,
     );
-    return { name, process: child, ready, output: () => tail, stop };
+    const majorGcs = () =>
+      withDeadline(
+        new Promise<GcCount>((resolve) => {
+          const answer = (m: { type?: string; gcs?: GcCount }) => {
+            if (m?.type !== 'gcs') return;
+            child.off('message', answer);
+            resolve(m.gcs!);
+          };
+          child.on('message', answer);
+          child.send({ type: 'gcs?' });
+        }),
+        5000,
+        `${name} garbage collections`,
+      );
+    return { name, process: child, ready, output: () => tail, stop, majorGcs };
   } catch (err) {
     await stop(2000);
     throw err;
@@ -94,6 +117,18 @@ export function serveAsChild(port: number, close: () => Promise<void>, info?: Re
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+  // Major collections, for the parent to set beside a step's latencies (`Child.majorGcs`).
+  const gcs: GcCount = { count: 0, pausesMs: [] };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      gcs.count++;
+      gcs.pausesMs.push(e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'gcs?') process.send?.({ type: 'gcs', gcs });
+  });
   const ready: ReadyMessage = { type: 'ready', port, ...(info ? { info } : {}) };
   process.send?.(ready);
 }
