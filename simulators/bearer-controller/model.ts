@@ -111,8 +111,8 @@ export class BearerControllerModel {
     const i = indexOfIpv4(request.ueIpv4);
     const ue = i === undefined ? undefined : this.population.state(i);
     if (i === undefined || !ue?.attached) throw new SimulatorError('UE_NOT_FOUND', `no PDU session holds ${request.ueIpv4}`);
-    // Every field is set here, the ones known later too, so that none is added to the object afterwards.
     const address = ipv4Of(i);
+    // Every field is set here, the ones known later too, so that none is added to the object afterwards.
     const bearer: Bearer = {
       bearerId: `br-${this.nextId++}`,
       ueIpv4: address === request.ueIpv4 ? address : request.ueIpv4,

@@ -8,9 +8,10 @@ import type { Arp } from '../bearer-controller/types.ts';
 export class Shared<T extends object> {
   private readonly known = new Map<string, Readonly<T>>();
 
-  /** `limit` bounds the values kept, whatever clients send; past it a value is simply frozen. */
+  /** At most `limit` values are kept, whatever clients send; past it a value is simply frozen. */
   constructor(
     private readonly keyOf: (value: T) => string,
+    private readonly copy: (value: T) => T = (value) => ({ ...value }),
     private readonly limit = 1024,
   ) {}
 
@@ -18,7 +19,7 @@ export class Shared<T extends object> {
     const key = this.keyOf(value);
     const known = this.known.get(key);
     if (known) return known;
-    const frozen = Object.freeze({ ...value });
+    const frozen = Object.freeze(this.copy(value));
     if (this.known.size < this.limit) this.known.set(key, frozen);
     return frozen;
   }
@@ -34,14 +35,5 @@ export function hash32(text: string): number {
   return h | 0;
 }
 
-const numberLists = new Map<string, readonly number[]>();
-
-/** One frozen copy of each distinct list of numbers (the fNums of a media component), at most 1024 kept. */
-export function sharedNumbers(values: number[]): readonly number[] {
-  const key = values.join(',');
-  const known = numberLists.get(key);
-  if (known) return known;
-  const frozen = Object.freeze([...values]);
-  if (numberLists.size < 1024) numberLists.set(key, frozen);
-  return frozen;
-}
+/** Lists of numbers by value (the fNums of a media component). */
+export const sharedNumberLists = new Shared<number[]>((list) => list.join(','), (list) => [...list]);

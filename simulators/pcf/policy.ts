@@ -2,7 +2,7 @@
  * Policy decisions: from a media component to the QoS of its bearer (5QI, ARP, MBR, GBR, filters),
  * and the authorisation of those decisions against the subscriber's plan.
  */
-import { sharedArps, sharedNumbers } from '../common/shared.ts';
+import { sharedArps, sharedNumberLists } from '../common/shared.ts';
 import type { Arp, Subscriber } from './bearer-client.ts';
 import type { AppSessionContextReqData, MediaComponent } from './n5-types.ts';
 import { DEFAULT_ARP, type PlanPolicy, type QosReferenceEntry } from './options.ts';
@@ -107,7 +107,7 @@ export class PolicyEngine {
     const rate = (v: string | undefined) => (v === undefined ? undefined : parseBitRate(v));
     const decision: QosDecision = {
       medCompN: mc.medCompN,
-      fNums: sharedNumbers(subComps.map((sc) => sc.fNum).sort((a, b) => a - b)),
+      fNums: sharedNumberLists.of(subComps.map((sc) => sc.fNum).sort((a, b) => a - b)),
       fiveQi: entry.fiveQi,
       arp: sharedArps.of({
         priorityLevel: priorityLevelOf(mc.resPrio ?? data.resPrio) ?? entry.arp.priorityLevel,
