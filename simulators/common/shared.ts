@@ -37,3 +37,17 @@ export function hash32(text: string): number {
 
 /** Lists of numbers by value (the fNums of a media component). */
 export const sharedNumberLists = new Shared<number[]>((list) => list.join(','), (list) => [...list]);
+
+/** Strings by value (notification URIs, UE addresses): one copy of each, at most `limit` kept. */
+export class SharedStrings {
+  private readonly known = new Map<string, string>();
+
+  constructor(private readonly limit: number) {}
+
+  of(text: string): string {
+    const known = this.known.get(text);
+    if (known !== undefined) return known;
+    if (this.known.size < this.limit) this.known.set(text, text);
+    return text;
+  }
+}

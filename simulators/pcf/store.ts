@@ -3,7 +3,7 @@
  * component, the bearer(s) requested for it. In memory; a restarted simulator starts empty.
  */
 import { randomUUID } from 'node:crypto';
-import { hash32 } from '../common/shared.ts';
+import { hash32, Shared, SharedStrings } from '../common/shared.ts';
 import type { AppSessionContext, AppSessionContextReqData, AppSessionContextRespData, Flows } from './n5-types.ts';
 import type { AuthorisedDecision } from './policy.ts';
 
@@ -50,8 +50,12 @@ function flat(text: string): string {
 }
 
 const eventSets = new Map<string, ReadonlySet<string>>();
+/** Notification URIs and UE addresses: the contexts of one AF, or of one UE, share theirs. */
+const texts = new SharedStrings(20_000);
+/** Contexts with the same subscription (the same AF, the same events) share one. */
+const subscriptions = new Shared<Subscription>((s) => `${s.notifUri} ${[...s.events].join(',')}`);
 
-/** The subscription of `evSubsc`, its notification URI shared with the context's when it is the same. */
+/** The subscription of `evSubsc`. */
 function subscriptionOf(data: AppSessionContextReqData): Subscription | undefined {
   const evSubsc = data.evSubsc;
   if (!evSubsc?.notifUri) return undefined;
@@ -59,7 +63,7 @@ function subscriptionOf(data: AppSessionContextReqData): Subscription | undefine
   const key = names.join(',');
   let events = eventSets.get(key);
   if (!events) eventSets.set(key, (events = new Set(names)));
-  return { notifUri: evSubsc.notifUri === data.notifUri ? data.notifUri : evSubsc.notifUri, events };
+  return subscriptions.of({ notifUri: texts.of(evSubsc.notifUri), events });
 }
 
 /**
@@ -80,6 +84,8 @@ export class AppSession {
   readonly ueIpv4?: string;
   readonly ueIpv6?: string;
   subscription?: Subscription;
+  /** The address bearers are set up for: the PDU session's, from the session binding. */
+  boundIpv4: string;
   /** The hash of {@link mediaText}: the cheap first test of Create's equivalence check. */
   mediaHash = 0;
   private reqText!: string;
@@ -89,11 +95,11 @@ export class AppSession {
     private readonly collectionUri: string,
     data: AppSessionContextReqData,
     readonly ascRespData: AppSessionContextRespData,
-    /** The address bearers are set up for: the PDU session's, from the session binding. */
-    public boundIpv4: string,
+    boundIpv4: string,
   ) {
-    this.ueIpv4 = data.ueIpv4;
+    this.ueIpv4 = data.ueIpv4 === undefined ? undefined : texts.of(data.ueIpv4);
     this.ueIpv6 = data.ueIpv6;
+    this.boundIpv4 = texts.of(boundIpv4);
     this.setReqData(data);
   }
 
@@ -109,7 +115,7 @@ export class AppSession {
 
   setReqData(data: AppSessionContextReqData): void {
     this.reqText = flat(JSON.stringify(data));
-    this.notifUri = data.notifUri;
+    this.notifUri = texts.of(data.notifUri);
     this.subscription = subscriptionOf(data);
     this.mediaHash = hash32(mediaText(data));
   }
