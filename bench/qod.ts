@@ -39,8 +39,8 @@ const refusedOf = (x: ActivationResult) => Object.entries(x.statuses).reduce((n,
 /** `network 1 (72 ms), worker 0` style: the processes with major collections in a run, and their pauses. */
 const majorGcText = (x: ActivationResult) =>
   Object.entries(x.majorGcs)
-    .filter(([, c]) => c.count > 0)
-    .map(([name, c]) => `${name} ${c.count} (${c.pausesMs.map((ms) => `${fmt(ms)} ms`).join(', ')})`)
+    .filter(([, c]) => c.pausesMs.length > 0)
+    .map(([name, c]) => `${name} ${c.pausesMs.length} (${c.pausesMs.map((ms) => `${fmt(ms)} ms`).join(', ')})`)
     .join(', ') || 'none';
 const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
 const pct = (x: number) => `${fmt(x * 100, 1)}%`;

@@ -286,7 +286,7 @@ async function gcMeter(g: Running): Promise<() => Promise<Record<string, GcCount
   const start = await read();
   return async () => {
     const end = await read();
-    return Object.fromEntries(Object.entries(end).map(([name, e]) => [name, { count: e.count - (start[name]?.count ?? 0), pausesMs: e.pausesMs.slice(start[name]?.pausesMs.length ?? 0) }]));
+    return Object.fromEntries(Object.entries(end).map(([name, e]) => [name, { pausesMs: e.pausesMs.slice(start[name]?.pausesMs.length ?? 0) }]));
   };
 }
 

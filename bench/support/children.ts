@@ -26,9 +26,8 @@ export interface Child {
   majorGcs(): Promise<GcCount>;
 }
 
-/** Major garbage collections of a process: how many, and their pauses (ms). */
+/** Major garbage collections of a process: the pause of each (ms). */
 export interface GcCount {
-  count: number;
   pausesMs: number[];
 }
 
@@ -118,11 +117,10 @@ export function serveAsChild(port: number, close: () => Promise<void>, info?: Re
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
   // Major collections, for the parent to set beside a step's latencies (`Child.majorGcs`).
-  const gcs: GcCount = { count: 0, pausesMs: [] };
+  const gcs: GcCount = { pausesMs: [] };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
-      gcs.count++;
       gcs.pausesMs.push(e.duration);
     }
   }).observe({ entryTypes: ['gc'] });
