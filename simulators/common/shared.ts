@@ -1,17 +1,18 @@
 /**
  * One frozen copy of each distinct small value that many long-lived records carry (an ARP, the
- * features negotiated with an AF): a simulator holding tens of thousands of bearers then keeps a
- * few shared objects rather than one each, and the garbage collector has that much less to trace.
+ * features negotiated with an AF, a notification URI): a simulator holding tens of thousands of
+ * bearers then keeps a few shared values rather than one each, and the garbage collector has that
+ * much less to trace.
  */
 import type { Arp } from '../bearer-controller/types.ts';
 
-export class Shared<T extends object> {
+export class Shared<T> {
   private readonly known = new Map<string, Readonly<T>>();
 
   /** At most `limit` values are kept, whatever clients send; past it a value is simply frozen. */
   constructor(
     private readonly keyOf: (value: T) => string,
-    private readonly copy: (value: T) => T = (value) => ({ ...value }),
+    private readonly copy: (value: T) => T = (value) => ({ ...(value as object) }) as T,
     private readonly limit = 1024,
   ) {}
 
@@ -38,16 +39,5 @@ export function hash32(text: string): number {
 /** Lists of numbers by value (the fNums of a media component). */
 export const sharedNumberLists = new Shared<number[]>((list) => list.join(','), (list) => [...list]);
 
-/** Strings by value (notification URIs, UE addresses): one copy of each, at most `limit` kept. */
-export class SharedStrings {
-  private readonly known = new Map<string, string>();
-
-  constructor(private readonly limit: number) {}
-
-  of(text: string): string {
-    const known = this.known.get(text);
-    if (known !== undefined) return known;
-    if (this.known.size < this.limit) this.known.set(text, text);
-    return text;
-  }
-}
+/** Strings by value (notification URIs, UE addresses), at most `limit` kept. */
+export const sharedStrings = (limit: number): Shared<string> => new Shared<string>((text) => text, (text) => text, limit);

@@ -3,7 +3,7 @@
  * component, the bearer(s) requested for it. In memory; a restarted simulator starts empty.
  */
 import { randomUUID } from 'node:crypto';
-import { hash32, Shared, SharedStrings } from '../common/shared.ts';
+import { hash32, Shared, sharedStrings } from '../common/shared.ts';
 import type { AppSessionContext, AppSessionContextReqData, AppSessionContextRespData, Flows } from './n5-types.ts';
 import type { AuthorisedDecision } from './policy.ts';
 
@@ -49,9 +49,10 @@ function flat(text: string): string {
   return text;
 }
 
-const eventSets = new Map<string, ReadonlySet<string>>();
+/** The AfEvents subscribed to, as sets: every context that subscribed the same ones shares one. */
+const eventSets = new Shared<ReadonlySet<string>>((events) => [...events].join(','), (events) => new Set(events));
 /** Notification URIs and UE addresses: the contexts of one AF, or of one UE, share theirs. */
-const texts = new SharedStrings(20_000);
+const texts = sharedStrings(20_000);
 /** Contexts with the same subscription (the same AF, the same events) share one. */
 const subscriptions = new Shared<Subscription>((s) => `${s.notifUri} ${[...s.events].join(',')}`);
 
@@ -59,10 +60,7 @@ const subscriptions = new Shared<Subscription>((s) => `${s.notifUri} ${[...s.eve
 function subscriptionOf(data: AppSessionContextReqData): Subscription | undefined {
   const evSubsc = data.evSubsc;
   if (!evSubsc?.notifUri) return undefined;
-  const names = [...new Set(evSubsc.events.map((e) => e.event))].sort();
-  const key = names.join(',');
-  let events = eventSets.get(key);
-  if (!events) eventSets.set(key, (events = new Set(names)));
+  const events = eventSets.of(new Set(evSubsc.events.map((e) => e.event).sort()));
   return subscriptions.of({ notifUri: texts.of(evSubsc.notifUri), events });
 }
 
