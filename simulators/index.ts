@@ -61,7 +61,8 @@ export async function startSimulatedNetwork(options: SimulatedNetworkOptions = {
   });
   let pcf: PcfHandle;
   try {
-    pcf = await startPcf({ port: options.pcfPort ?? 0, bearerControllerUrl: bearerController.url, timeScale: options.timeScale ?? 1, log: (e) => log({ element: 'pcf', ...e }) });
+    // The PCF calls the controller in this process directly; the controller's HTTP API stays for the gateway.
+    pcf = await startPcf({ port: options.pcfPort ?? 0, bearerControllerUrl: bearerController.url, bearerController, timeScale: options.timeScale ?? 1, log: (e) => log({ element: 'pcf', ...e }) });
   } catch (err) {
     await bearerController.close();
     throw err;

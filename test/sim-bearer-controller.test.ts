@@ -510,3 +510,33 @@ describe('bearer controller simulator', function () {
     assert.equal(await exitCodeOf('bearer-controller', ['--seed', 'x']), 2);
   });
 });
+
+describe('simulator notifier: a listener in the same process', function () {
+  it('gets the events under its prefix in order per key, without HTTP; one it throws on is dropped; undone, they are POSTed again', async () => {
+    const { Notifier } = await import('../simulators/common/notifier.ts');
+    const dropped: Array<{ seq: number; reason: string }> = [];
+    const notifier = new Notifier<{ seq: number }>({ retries: 0, onDropped: (event, _url, reason) => dropped.push({ seq: event.seq, reason }) });
+    const got: Array<[string, number]> = [];
+    // Port 9 refuses connections: anything POSTed is dropped, so a delivery seen here was local.
+    const undo = notifier.deliverLocally('http://127.0.0.1:9/events/', (url, event) => {
+      if (event.seq === 3) throw new Error('refused by the listener');
+      got.push([url, event.seq]);
+    });
+    try {
+      for (let seq = 1; seq <= 5; seq++) notifier.send('bearer-1', `http://127.0.0.1:9/events/t${seq}`, { seq });
+      assert.deepEqual(got, [], 'delivered after send returns, never inside it');
+      for (let i = 0; i < 100 && notifier.pending > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, [1, 2, 4, 5].map((seq) => [`http://127.0.0.1:9/events/t${seq}`, seq]));
+      assert.deepEqual(dropped, [{ seq: 3, reason: 'refused by the listener' }]);
+
+      undo();
+      notifier.send('bearer-1', 'http://127.0.0.1:9/events/t6', { seq: 6 });
+      for (let i = 0; i < 300 && dropped.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got.length, 4);
+      assert.equal(dropped[1]?.seq, 6);
+      assert.match(dropped[1].reason, /ECONNREFUSED/);
+    } finally {
+      notifier.close();
+    }
+  });
+});

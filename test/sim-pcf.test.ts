@@ -680,13 +680,29 @@ for (const mode of ['anchor schemas', 'built-in structural checks'] as const) {
 
 // ---------------------------------------------------------------- against the real bearer controller, when it exists
 
-describe('PCF simulator with the real bearer controller', function () {
-  it('allocates for a subscriber of the real controller, and terminates with PDU_SESSION_TERMINATION when the UE detaches', async function () {
-    const { startBearerController } = await import('../simulators/bearer-controller/index.ts');
-    const bc = await startBearerController({ port: 0, timeScale: 0.01, log: () => undefined });
-    const af = await new AfCallbackServer().start();
-    const pcf = await startPcf({ bearerControllerUrl: bc.url, log: () => undefined, timeScale: 0.05 });
-    try {
+for (const binding of ['over HTTP', 'in the same process'] as const) {
+  describe(`PCF simulator with the real bearer controller (${binding})`, function () {
+    let bc: Awaited<ReturnType<typeof import('../simulators/bearer-controller/index.ts').startBearerController>>;
+    let af: AfCallbackServer;
+    let pcf: PcfHandle;
+
+    before(async () => {
+      const { startBearerController } = await import('../simulators/bearer-controller/index.ts');
+      bc = await startBearerController({ port: 0, timeScale: 0.01, log: () => undefined });
+      af = await new AfCallbackServer().start();
+      // In one process, nothing may go over HTTP: the controller's URL given then refuses connections.
+      pcf =
+        binding === 'over HTTP'
+          ? await startPcf({ bearerControllerUrl: bc.url, log: () => undefined, timeScale: 0.05 })
+          : await startPcf({ bearerControllerUrl: 'http://127.0.0.1:9', bearerController: bc, log: () => undefined, timeScale: 0.05 });
+    });
+    after(async () => {
+      await pcf.close();
+      await af.close();
+      await bc.close();
+    });
+
+    it('allocates for a subscriber of the real controller, and terminates with PDU_SESSION_TERMINATION when the UE detaches', async function () {
       const cb = `${af.url}/af/${randomUUID()}`;
       // A STANDARD, attached UE of the controller's population (10.45.0.1 is index 0).
       const res = await n5Request(pcf.url, 'POST', `${BASE}/app-sessions`, appSession('10.45.0.1', cb));
@@ -700,13 +716,29 @@ describe('PCF simulator with the real bearer controller', function () {
       expectSchema('TerminationInfo', termination.body);
       assert.deepEqual(termination.body, { termCause: 'PDU_SESSION_TERMINATION', resUri: res.headers.location });
       assert.equal((await n5Request(pcf.url, 'POST', `${new URL(String(res.headers.location)).pathname}/delete`)).status, 204);
-    } finally {
-      await pcf.close();
-      await af.close();
-      await bc.close();
-    }
+    });
+
+    it('deleting the app session releases its bearer in the controller', async function () {
+      const cb = `${af.url}/af/${randomUUID()}`;
+      const res = await n5Request(pcf.url, 'POST', `${BASE}/app-sessions`, appSession('10.45.0.2', cb));
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      await af.waitFor(new URL(cb).pathname, '/notify');
+      const id = String(res.headers.location).split('/').pop();
+      const bearerId = pcf.appSessions().find((s) => s.appSessionId === id)?.flows[0]?.bearerId;
+      assert.ok(bearerId, 'the allocated flow names its bearer');
+      assert.equal(bc.model.getBearer(bearerId).state, 'ESTABLISHED');
+      assert.equal((await n5Request(pcf.url, 'POST', `${new URL(String(res.headers.location)).pathname}/delete`)).status, 204);
+      await waitUntil(() => bc.model.getBearer(bearerId).state === 'RELEASED', 'the bearer is released');
+    });
+
+    it('binds by the controller\'s UE table: an unknown address is PDU_SESSION_NOT_AVAILABLE, an IoT plan REQUESTED_SERVICE_NOT_AUTHORIZED', async function () {
+      const cb = `${af.url}/af/${randomUUID()}`;
+      expectProblem(await n5Request(pcf.url, 'POST', `${BASE}/app-sessions`, appSession('10.99.0.1', cb)), 500, 'PDU_SESSION_NOT_AVAILABLE');
+      // Index 9000 (10.45.36.1) and above are on the IoT plan, which has no QoS on demand.
+      expectProblem(await n5Request(pcf.url, 'POST', `${BASE}/app-sessions`, appSession('10.45.36.1', cb)), 403, 'REQUESTED_SERVICE_NOT_AUTHORIZED');
+    });
   });
-});
+}
 
 describe('PCF simulator control API', function () {
   it('POST /control/stop refuses N5 connections; /control/start serves again', async () => {

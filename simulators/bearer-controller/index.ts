@@ -19,7 +19,7 @@ export type * from './types.ts';
 export interface BearerControllerOptions extends Partial<ModelOptions>, SimulatorOptions {}
 
 /** A running bearer controller: `url` is `http://127.0.0.1:<port>`. */
-export type BearerController = SimulatorHandle<BearerControllerModel>;
+export type BearerController = SimulatorHandle<BearerControllerModel, BearerEvent>;
 
 /** Starts the bearer controller on `host:port`; resolves once it listens. */
 export async function startBearerController(options: BearerControllerOptions = {}): Promise<BearerController> {

@@ -60,6 +60,8 @@ export class Notifier<Event> {
   private readonly chains = new Map<string, Promise<void>>();
   private abort = new AbortController();
   private readonly inFlight = new Set<ClientRequest>();
+  /** Listeners in this process, by the URL prefix their events go to (see {@link deliverLocally}). */
+  private readonly locals = new Map<string, (url: string, event: Event) => void>();
 
   constructor(options: Partial<NotifierOptions<Event>> = {}) {
     // An option given as undefined keeps its default (callers pass their own optional settings through).
@@ -77,6 +79,19 @@ export class Notifier<Event> {
     void next.then(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
     });
+  }
+
+  /**
+   * Hands the events for URLs under `prefix` to `deliver` in this process instead of POSTing them:
+   * for a listener that runs in the same process (the simulated network's PCF). They keep their
+   * order per key and still arrive after `send` returns; a `deliver` that throws drops the event
+   * as a refused POST would. Returns the function that undoes it.
+   */
+  deliverLocally(prefix: string, deliver: (url: string, event: Event) => void): () => void {
+    this.locals.set(prefix, deliver);
+    return () => {
+      if (this.locals.get(prefix) === deliver) this.locals.delete(prefix);
+    };
   }
 
   /** Drops every queued and in-flight delivery; later sends go out as usual (a model reset). */
@@ -101,6 +116,16 @@ export class Notifier<Event> {
 
   private async deliver(event: Event, url: string, signal: AbortSignal): Promise<void> {
     const { retries, retryDelayMs, timeoutMs, onDropped } = this.options;
+    const local = this.localListener(url);
+    if (local) {
+      if (signal.aborted) return;
+      try {
+        local(url, event);
+      } catch (err) {
+        onDropped(event, url, (err as Error).message);
+      }
+      return;
+    }
     const body = JSON.stringify(event);
     let reason = '';
     for (let attempt = 0; attempt <= retries && !signal.aborted; attempt++) {
@@ -116,5 +141,10 @@ export class Notifier<Event> {
       }
     }
     if (!signal.aborted) onDropped(event, url, reason);
+  }
+
+  private localListener(url: string): ((url: string, event: Event) => void) | undefined {
+    for (const [prefix, deliver] of this.locals) if (url.startsWith(prefix)) return deliver;
+    return undefined;
   }
 }

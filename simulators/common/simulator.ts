@@ -23,11 +23,13 @@ export interface SimulatorOptions {
 }
 
 /** A running simulator. */
-export interface SimulatorHandle<Model> {
+export interface SimulatorHandle<Model, Event = unknown> {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
   model: Model;
+  /** Hands the events for URLs under `prefix` to a listener in this process (see Notifier.deliverLocally). */
+  deliverLocally(prefix: string, deliver: (url: string, event: Event) => void): () => void;
   /** Stops timers, event deliveries and the listener; safe to call twice. */
   close(): Promise<void>;
 }
@@ -54,7 +56,7 @@ export interface SimulatorSetup<Event> extends Pick<RouterOptions, 'errorReply'>
 }
 
 /** Serves `model` on `options.host:options.port` and delivers its events; resolves once listening. */
-export async function startSimulator<Model extends SimulatorModel, Event>(model: Model, setup: SimulatorSetup<Event>): Promise<SimulatorHandle<Model>> {
+export async function startSimulator<Model extends SimulatorModel, Event>(model: Model, setup: SimulatorSetup<Event>): Promise<SimulatorHandle<Model, Event>> {
   const { port = 0, host = '127.0.0.1', notifyRetries, notifyRetryDelayMs, log } = setup.options;
   const notifier = new Notifier<Event>({ retries: notifyRetries, retryDelayMs: notifyRetryDelayMs, maxSockets: setup.maxSockets, onDropped: setup.onDropped });
   setup.connect(notifier);
@@ -73,6 +75,7 @@ export async function startSimulator<Model extends SimulatorModel, Event>(model:
     url: server.url,
     port: server.port,
     model,
+    deliverLocally: (prefix, deliver) => notifier.deliverLocally(prefix, deliver),
     close() {
       closing ??= (async () => {
         model.close();

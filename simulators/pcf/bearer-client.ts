@@ -40,7 +40,18 @@ export class BearerControllerError extends Error {
   }
 }
 
-export class BearerClient {
+/** What the PCF asks of the bearer controller: over HTTP ({@link BearerClient}) or in-process (local-bearers.ts). */
+export interface BearerApi {
+  /** The subscriber holding `ipv4`, or undefined when the bearer controller knows none. */
+  subscriberByIpv4(ipv4: string): Promise<Subscriber | undefined>;
+  /** Accepted: the outcome comes later to the request's `notifyUrl`; refused: why. */
+  createBearer(request: BearerRequest): Promise<BearerCreation>;
+  /** Releases a bearer; one that is already gone counts as released. */
+  deleteBearer(bearerId: string): Promise<void>;
+  close(): void;
+}
+
+export class BearerClient implements BearerApi {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
   constructor(private readonly baseUrl: string) {}

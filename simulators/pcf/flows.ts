@@ -4,7 +4,7 @@
  * towards the AF should take place before or in parallel with any required PCC rule provisioning"),
  * and the bearer controller's ESTABLISHED / FAILED / RELEASED events become AF notifications.
  */
-import type { BearerClient, BearerEvent } from './bearer-client.ts';
+import type { BearerApi, BearerEvent } from './bearer-client.ts';
 import { errorText, type PcfLogger } from './log.ts';
 import type { AfEvent, TerminationCause } from './n5-types.ts';
 import type { Notifier } from './notifier.ts';
@@ -14,7 +14,7 @@ import type { TaskSet } from './tasks.ts';
 
 export interface FlowControllerDeps {
   store: AppSessionStore;
-  bearers: BearerClient;
+  bearers: BearerApi;
   notifier: Notifier;
   tasks: TaskSet;
   log: PcfLogger;

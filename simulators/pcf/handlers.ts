@@ -28,7 +28,7 @@ export interface PolicyAuthorizationDeps {
   validator: RequestValidator;
   policy: PolicyEngine;
   flows: FlowController;
-  bindings: SessionBindings;
+  bindings: Pick<SessionBindings, 'subscriberByIpv4'>;
   log: PcfLogger;
   apiRoot: () => string;
   supportedFeatures?: string;

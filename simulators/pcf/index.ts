@@ -1,7 +1,8 @@
 /**
  * A PCF simulator serving Npcf_PolicyAuthorization (TS 29.514, API v1) over h2c on 127.0.0.1, backed
- * by the bearer controller's HTTP/1.1 Subscriber and Bearer APIs. A gateway's N5 adapter talks to it
- * exactly as to a real PCF.
+ * by the bearer controller's HTTP/1.1 Subscriber and Bearer APIs, or by the controller itself when
+ * both run in one process (`bearerController`). A gateway's N5 adapter talks to it exactly as to a
+ * real PCF.
  *
  * ```ts
  * const pcf = await startPcf({ bearerControllerUrl: 'http://127.0.0.1:9101' });
@@ -11,11 +12,12 @@
  * await pcf.close();
  * ```
  */
-import { BearerClient } from './bearer-client.ts';
+import { BearerClient, type BearerApi } from './bearer-client.ts';
 import { listenForBearerEvents } from './bearer-events.ts';
 import { FlowController } from './flows.ts';
 import { PolicyAuthorization } from './handlers.ts';
 import { errorText } from './log.ts';
+import { LocalBearerApi, LocalBindings, receiveBearerEventsLocally } from './local-bearers.ts';
 import { Notifier } from './notifier.ts';
 import { resolveOptions, type PcfOptions } from './options.ts';
 import { PolicyEngine } from './policy.ts';
@@ -57,8 +59,9 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   const log = o.log;
   const tasks = new TaskSet(o.timeScale, log);
   const store = new AppSessionStore();
-  const bearers = new BearerClient(o.bearerControllerUrl);
-  const bindings = new SessionBindings({ baseUrl: o.bearerControllerUrl, lookup: (ipv4) => bearers.subscriberByIpv4(ipv4) });
+  const local = o.bearerController ? new LocalBearerApi(o.bearerController.model) : undefined;
+  const bearers: BearerApi = local ?? new BearerClient(o.bearerControllerUrl);
+  const bindings = local ? new LocalBindings(local) : new SessionBindings({ baseUrl: o.bearerControllerUrl, lookup: (ipv4) => bearers.subscriberByIpv4(ipv4) });
   bindings.start();
   const notifier = new Notifier({ log, tasks, attempts: Math.max(1, o.notifyAttempts), protocolOf: o.callbackProtocol });
   let eventsUrl = '';
@@ -67,6 +70,8 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   const control = { stop: () => handle.stop(), start: () => handle.start() };
   const listener = await listenForBearerEvents(o.bearerEventsPort, (token, event) => flows.onBearerEvent(token, event), control);
   eventsUrl = listener.baseUrl;
+  // In one process with the controller, its events for our listener come straight here.
+  const stopLocalEvents = o.bearerController ? receiveBearerEventsLocally(o.bearerController, eventsUrl, (token, event) => flows.onBearerEvent(token, event)) : () => {};
 
   let port = o.port;
   const validator = new RequestValidator(o.anchorsDir, log);
@@ -85,18 +90,22 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     port = await sbi.listen(port);
     if (o.startStopped) await sbi.stop();
   } catch (err) {
+    stopLocalEvents();
     await listener.close();
     bindings.close();
     bearers.close();
     throw err;
   }
-  log({ level: 'info', msg: o.startStopped ? 'PCF ready (SBI listener stopped)' : 'PCF listening', url: `http://127.0.0.1:${port}`, bearerEvents: eventsUrl, bearerController: o.bearerControllerUrl });
+  log({ level: 'info', msg: o.startStopped ? 'PCF ready (SBI listener stopped)' : 'PCF listening', url: `http://127.0.0.1:${port}`, bearerEvents: eventsUrl, bearerController: local ? `${o.bearerControllerUrl} (in this process)` : o.bearerControllerUrl });
 
   let closing: Promise<void> | undefined;
   let starting: Promise<unknown> | undefined;
   const steps: Array<[string, () => Promise<void> | void]> = [
     ['SBI listener', () => sbi.stop()],
-    ['bearer event listener', () => listener.close()],
+    ['bearer event listener', async () => {
+      stopLocalEvents();
+      await listener.close();
+    }],
     ['background work', () => tasks.close(CLOSE_STEP_MS)],
     ['AF connections', () => notifier.close()],
     ['session binding feed', () => bindings.close()],

@@ -2,6 +2,7 @@
  * Options of the PCF simulator, with their defaults spread in one place ({@link resolveOptions}).
  */
 import type { Arp } from './bearer-client.ts';
+import type { InProcessBearerController } from './local-bearers.ts';
 import { consoleLogger, type PcfLogger } from './log.ts';
 
 /** What the operator configured for one `qosReference` (TS 29.514 §4.2.2.32: an operator-defined name). */
@@ -28,6 +29,11 @@ export interface PcfOptions {
   host?: '127.0.0.1';
   /** Base URL of the bearer controller's HTTP/1.1 API, e.g. `http://127.0.0.1:9101`. */
   bearerControllerUrl: string;
+  /**
+   * The same bearer controller when it runs in this process (its start-up handle): the PCF then
+   * calls its model and takes its events directly, as the simulated network does. @defaultValue none: HTTP
+   */
+  bearerController?: InProcessBearerController;
   /** `{apiRoot}` of Location headers and resource URIs. @defaultValue the listener's own `http://127.0.0.1:PORT` */
   apiRoot?: string;
   /** `qosReference → {fiveQi, arp}`. @defaultValue {@link DEFAULT_QOS_REFERENCES}; `5qi-<n>` always works */
@@ -84,7 +90,8 @@ export const DEFAULT_PLANS: Readonly<Record<string, PlanPolicy | null>> = {
 
 export const DEFAULT_ANCHORS_DIR = '/work/shared/anchors/3gpp';
 
-export type ResolvedOptions = Required<Omit<PcfOptions, 'apiRoot' | 'supportedFeatures' | 'anchorsDir' | 'callbackProtocol'>> & {
+export type ResolvedOptions = Required<Omit<PcfOptions, 'apiRoot' | 'supportedFeatures' | 'anchorsDir' | 'callbackProtocol' | 'bearerController'>> & {
+  bearerController?: InProcessBearerController;
   apiRoot?: string;
   supportedFeatures?: string;
   anchorsDir: string | null;
