@@ -537,6 +537,27 @@ describe('notifications: CloudEvents delivery to sinks', () => {
       assert.ok(s.requests.length <= ids.length + 2, 'nothing was delivered twice');
     });
 
+    it('an event born while its client is at its in-flight limit is parked at once and woken here: no delivery job at all', async () => {
+      let inFlight = 0;
+      let most = 0;
+      const s = await sink(() => {
+        most = Math.max(most, ++inFlight);
+        return new Promise<number>((resolve) =>
+          setTimeout(() => {
+            inFlight--;
+            resolve(204);
+          }, 5),
+        );
+      });
+      const node = await startNode(gw, { ...FAST, maxInFlightPerClient: 2, stuckAfterMs: 60_000, sweepIntervalMs: 60_000 }, { concurrency: 8 });
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => node.notifier.enqueue(event(s.url, { orderingKey: `born-${i}` }))));
+      await until(() => s.delivered().length === 40, 20_000, 'every event');
+      assert.deepEqual([...s.delivered()].sort(), [...ids].sort());
+      assert.ok(most <= 2, `${most} deliveries at once for a limit of 2`);
+      assert.equal(await node.jobsRun(), 0, 'no delivery job was needed');
+      assert.equal(s.requests.length, 40, 'nothing was delivered twice');
+    });
+
     it('a worker killed mid-delivery loses nothing: another delivers everything in order (same id again)', async () => {
       let hold = true;
       const s = await sink((r) => (hold && r.body.data.n === 1 ? new Promise<number>(() => {}) : 204));

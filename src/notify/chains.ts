@@ -116,18 +116,21 @@ export class Chains {
 
   /**
    * {@link enqueue}, and when the event became the head and its client has room, claimed for an
-   * attempt at once (one script instead of two): the job id and whether it was claimed, with its
-   * attempt number; '' when it waits behind others; null when its sink is gone.
+   * attempt at once (one script instead of two): the job id and its attempt number. 'parked' when
+   * it became the head but its client is at its in-flight limit (one of the client's attempts
+   * ending wakes it, as it wakes a head a claim parked); '' when it waits behind others; null when
+   * its sink is gone.
    */
-  async enqueueClaim(event: StoredEvent, now: number, o: { leaseMs: number; cap: number }): Promise<{ job: string; claimed: boolean; attempts: number } | '' | null> {
+  async enqueueClaim(event: StoredEvent, now: number, o: { leaseMs: number; cap: number; parkCheckMs: number }): Promise<{ job: string; attempts: number } | 'parked' | '' | null> {
     const res = (await this.run(
       'egNotifyEnqueueClaim',
-      [this.eventKey(event.id), this.chainKey(event.clientId, event.orderingKey), this.due, this.gone(event.clientId), this.busy(event.clientId)],
-      [event.id, JSON.stringify(event), event.sink, event.correlator, event.clientId, now, this.graceMs, o.leaseMs, o.cap],
+      [this.eventKey(event.id), this.chainKey(event.clientId, event.orderingKey), this.due, this.gone(event.clientId), this.busy(event.clientId), this.parked(event.clientId)],
+      [event.id, JSON.stringify(event), event.sink, event.correlator, event.clientId, now, this.graceMs, o.leaseMs, o.cap, o.parkCheckMs],
     )) as string[] | null;
     if (res === null) return null;
+    if (res[1] === 'parked') return 'parked';
     if (!res[0]) return '';
-    return { job: res[0], claimed: res[1] === 'claimed', attempts: Number(res[2] ?? 0) };
+    return { job: res[0], attempts: Number(res[2] ?? 0) };
   }
 
   async load(id: string): Promise<EventRecord | undefined> {

@@ -136,11 +136,11 @@ export class Notifier {
     const now = Date.now();
     if (this.inlineRoom()) {
       // Stored and, when it is the head and its client has room, claimed in the same script: the
-      // attempt then starts here at once.
-      const r = await this.chains.enqueueClaim(event, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient });
+      // attempt then starts here at once. A head whose client is at its limit is parked by the
+      // same script, and one behind others waits for its chain: neither needs anything more now.
+      const r = await this.chains.enqueueClaim(event, now, { leaseMs: this.options.leaseMs, cap: this.options.maxInFlightPerClient, parkCheckMs: this.options.stuckAfterMs });
       if (r === null) this.dropped(event);
-      else if (r && r.claimed) this.track(this.attemptClaimed(this.recordOf(event, r.job), r.job, r.attempts, this.services.logger, this.stopping.signal), { eventId: event.id, job: r.job, correlator: event.correlator, at: now });
-      else if (r) await this.addJob({ eventId: event.id, job: r.job, correlator: event.correlator, at: now });
+      else if (typeof r === 'object') this.track(this.attemptClaimed(this.recordOf(event, r.job), r.job, r.attempts, this.services.logger, this.stopping.signal), { eventId: event.id, job: r.job, correlator: event.correlator, at: now });
       return event.id;
     }
     const job = await this.chains.enqueue(event, now);

@@ -73,15 +73,17 @@ if redis.call('RPUSH', KEYS[2], ARGV[1]) == 1 then
   return schedule(KEYS[1], ARGV[1], KEYS[2], KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]))
 end
 return ''`),
-  // KEYS ev chain due gone busy · ARGV id event sink correlator clientId now grace lease cap
+  // KEYS ev chain due gone busy parked · ARGV id event sink correlator clientId now grace lease cap parkCheckMs
   // Enqueue, and when the event becomes its chain's head and its client has room, claim it for an
-  // attempt right here (the caller makes it inline): {job, 'claimed', attempts} or {job, 'scheduled'};
+  // attempt right here (the caller makes it inline): {job, 'claimed', attempts}; {'', 'parked'} when
+  // its client is at its in-flight limit (parked as a claim would park it: the next of the client's
+  // attempts to end wakes it, so no job is queued only to find the client still busy);
   // {''} when it waits behind others; false when its sink is gone.
   //
   // The record is written once, in its final state, with what schedule() and a claim would have
   // written step by step (a new head's first job is number 1): the common case, an event that is
   // delivered at once, costs the append-only file one HSET rather than four hash writes.
-  egNotifyEnqueueClaim: script(5, `
+  egNotifyEnqueueClaim: script(6, `
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return false end
 if redis.call('RPUSH', KEYS[2], ARGV[1]) ~= 1 then
   storeEvent('state', 'queued', 'attempts', 0)
@@ -92,9 +94,10 @@ local job = 'notify-' .. ARGV[1] .. '-1'
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local cap = tonumber(ARGV[9])
 if cap > 0 and redis.call('ZCARD', KEYS[5]) >= cap then
-  storeEvent('state', 'scheduled', 'attempts', 0, 'seq', 1, 'job', job, 'nextAt', now)
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[7]), KEYS[2])
-  return {job, 'scheduled'}
+  storeEvent('state', 'parked', 'attempts', 0, 'job', '', 'nextAt', now)
+  redis.call('RPUSH', KEYS[6], ARGV[1])
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[10]), KEYS[2])
+  return {'', 'parked'}
 end
 local leaseUntil = now + tonumber(ARGV[8])
 redis.call('ZADD', KEYS[5], leaseUntil, ARGV[1])
