@@ -36,17 +36,26 @@ export interface RedisServerOptions {
    * them as they are. @defaultValue {@link BACKGROUND_NICE}
    */
   backgroundNice?: number | null;
+  /**
+   * Also put those children in the SCHED_IDLE scheduling class (with `chrt`, where installed),
+   * unless `backgroundNice` is null. @defaultValue true
+   */
+  backgroundIdle?: boolean;
 }
 
 /**
- * An AOF rewrite forks a child that serialises the whole data set, a second or so of one core.
+ * An AOF rewrite forks a child that serialises the whole data set, a second or more of one core.
  * On a host it shares with the gateway, that core is taken from the request path just when the
  * server is busiest (a rewrite comes due every few tens of seconds under load), and activation
- * latency jumps for the second it runs. At this niceness the child runs in the CPU time the
- * gateway and Redis leave idle, and yields at once when they wake; it takes longer, nothing else
+ * latency jumps for the seconds it runs. At niceness 19 and in the SCHED_IDLE class, the child
+ * runs in the CPU time the gateway and Redis leave idle and gives the core back the moment one of
+ * them wakes (a merely niced task may finish its slice first); it takes longer, nothing else
  * changes (with multi-part AOF, Redis 7 writes new commands to a new file meanwhile).
  */
-export const BACKGROUND_NICE = 10;
+export const BACKGROUND_NICE = 19;
+
+/** Linux's SCHED_IDLE policy number, as /proc/<pid>/stat reports it. */
+export const SCHED_IDLE = 5;
 
 /** Redis's log line for a fork child: "Background append only file rewriting started by pid 123". */
 const FORK_STARTED = /Background (?:append only file rewriting|saving) started by pid (\d+)/;
@@ -131,6 +140,11 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
         setPriority(Number(pid), nice);
       } catch {
         // The child already finished (a small data set), or we may not renice it: nothing to do.
+        return;
+      }
+      if (options.backgroundIdle ?? true) {
+        // chrt is util-linux's; without it (or once the child is gone) the niceness alone stays.
+        spawn('chrt', ['--idle', '--pid', '0', pid], { stdio: 'ignore' }).on('error', () => {});
       }
     });
   }
