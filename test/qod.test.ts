@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { testRedisUrl } from './support/hooks.ts';
 import { storeDeviceRef } from '../src/identity/device-ref.ts';
 import { randomUUID } from 'node:crypto';
 import { ADMIN_TOKEN, startTestGateway } from './support/gateway.ts';
@@ -343,5 +345,33 @@ describe('Quality on Demand end to end', function () {
       assert.equal(mine.body.length, 1);
       await expectError(await f.gw.http.post(`${QOD}/sessions`).set('Authorization', auth()).set('Idempotency-Key', key).send({ ...body, duration: 61 }), 422, 'IDEMPOTENCY_KEY_REUSED');
     });
+  });
+});
+
+describe('Quality on Demand: the activation path', function () {
+  this.timeout(60_000);
+  let f: QodFixture;
+  // Real set-up delays, so that the bearer's event always comes after the activation stored its flow.
+  before(async () => {
+    f = await startQod({ timeScale: 1 });
+  });
+  after(() => stopQod(f));
+
+  it('reads a session once on its way to AVAILABLE: the event of the flow this process created starts from the record it wrote', async () => {
+    const monitor = await new Redis(testRedisUrl()).monitor();
+    const reads: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (String(args[0]).toLowerCase() === 'get' && !String(source).includes('lua')) reads.push(String(args[1]));
+    });
+    try {
+      const res = await f.gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${f.token}`).send(createBody(3, f.sink));
+      assert.equal(res.status, 201, res.text);
+      const [event] = await f.sink.waitFor(res.body.sessionId, 1);
+      assert.equal(event.body.data.qosStatus, 'AVAILABLE');
+      const own = reads.filter((key) => key.endsWith(`:s:${res.body.sessionId}`));
+      assert.equal(own.length, 1, `GETs of the session record: ${own.length}`);
+    } finally {
+      monitor.disconnect();
+    }
   });
 });

@@ -31,6 +31,25 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     await d.qos.delete(networkRef);
   }
 
+  /**
+   * Sessions this process has just given their flow, until the flow's first event comes back (the
+   * PCF notifies the callback server of the process that created the flow): handling it then
+   * starts from the record written here instead of reading it again. Only a first guess: every
+   * write is fenced on the version, so a record changed meanwhile costs one re-read, as any stale
+   * `known` record does, and an orphan is recognised alike (a session's flow never changes).
+   */
+  const justActivated = new Map<string, SessionRecord>();
+  const JUST_ACTIVATED_MAX = 10_000;
+  function remember(s: SessionRecord): void {
+    if (justActivated.size >= JUST_ACTIVATED_MAX) justActivated.delete(justActivated.keys().next().value!);
+    justActivated.set(s.id, s);
+  }
+  function recall(id: string): SessionRecord | undefined {
+    const s = justActivated.get(id);
+    justActivated.delete(id);
+    return s;
+  }
+
   async function activate(sessionId: string, ctx: ProcessorContext): Promise<unknown> {
     const s = await d.sessions.get(sessionId);
     if (!s || s.status !== 'REQUESTED' || s.networkRef) return { skipped: s?.status ?? 'gone' };
@@ -55,7 +74,8 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
       throw err;
     }
     const stored = await d.sessions.update(sessionId, (cur) => (cur.status === 'REQUESTED' && !cur.networkRef ? { next: { ...cur, networkRef } } : undefined), s);
-    if (!stored) await releaseIfOrphan(await d.sessions.get(sessionId), networkRef);
+    if (stored) remember(stored.after);
+    else await releaseIfOrphan(await d.sessions.get(sessionId), networkRef);
     return { networkRef };
   }
 
@@ -71,7 +91,7 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
   }
 
   async function networkEvent(data: { flowId: string; kind: string; cause?: string; networkRef?: string }, ctx: ProcessorContext): Promise<unknown> {
-    const s = await d.sessions.get(data.flowId);
+    const s = recall(data.flowId) ?? (await d.sessions.get(data.flowId));
     if (data.networkRef && orphaned(s, data.networkRef)) {
       await releaseIfOrphan(s, data.networkRef);
       return { orphan: data.networkRef };
