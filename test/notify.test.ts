@@ -11,7 +11,7 @@ import { WorkerPool } from '../src/jobs/workers.ts';
 import { TenancyStore } from '../src/tenancy/store.ts';
 import { Keyring } from '../src/auth/keyring.ts';
 import { ApiError } from '../src/http/errors.ts';
-import { Notifier, type NotificationRequest, type NotifierOptions, type SinkCredential } from '../src/notify/index.ts';
+import { Notifier, stableEventId, type NotificationRequest, type NotifierOptions, type SinkCredential } from '../src/notify/index.ts';
 import { backoffMs, retryAfterMs } from '../src/notify/delivery.ts';
 import { ADMIN_TOKEN, LogCapture, startTestGateway, type TestGateway } from './support/gateway.ts';
 import { expectContract, expectError } from './support/contract.ts';
@@ -556,6 +556,28 @@ describe('notifications: CloudEvents delivery to sinks', () => {
       assert.ok(most <= 2, `${most} deliveries at once for a limit of 2`);
       assert.equal(await node.jobsRun(), 0, 'no delivery job was needed');
       assert.equal(s.requests.length, 40, 'nothing was delivered twice');
+    });
+
+    it('an event enqueued again with its id while it waits is not queued twice, from a worker process or a producer', async () => {
+      const held: Array<() => void> = [];
+      const s = await sink(() => new Promise<number>((resolve) => held.push(() => resolve(204))));
+      const worker = await startNode(gw, FAST);
+      const id = stableEventId('test/repeated');
+      // Claimed and made at once by the worker process; the sink holds it.
+      assert.equal(await worker.notifier.enqueue(event(s.url, { id, orderingKey: 'session-r' })), id);
+      await until(() => s.requests.length === 1);
+      assert.equal(await worker.notifier.enqueue(event(s.url, { id, orderingKey: 'session-r' })), id);
+      assert.equal(await api.enqueue(event(s.url, { id, orderingKey: 'session-r' })), id);
+      const later = await api.enqueue(event(s.url, { orderingKey: 'session-r' }));
+      const release = setInterval(() => held.splice(0).forEach((f) => f()), 20);
+      try {
+        await until(() => s.delivered().includes(later));
+      } finally {
+        clearInterval(release);
+      }
+      assert.deepEqual(s.delivered(), [id, later], 'one delivery of the repeated event, then the next of its key');
+      assert.equal(s.requests.length, 2);
+      await assert.rejects(api.enqueue(event(s.url, { id: '' })), /id must be a string of 1 to 128 characters/);
     });
 
     it('a worker killed mid-delivery loses nothing: another delivers everything in order (same id again)', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClient, KeyBuilder } from '../infra/redis.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { GatewayConfig } from '../infra/config.ts';
@@ -122,7 +122,7 @@ export class Notifier {
     const type = request.sinkCredential?.credentialType;
     if (type !== undefined && type !== 'ACCESSTOKEN' && type !== 'PRIVATE_KEY_JWT') throw new ApiError('INVALID_CREDENTIAL');
     const event: StoredEvent = {
-      id: randomUUID(),
+      id: request.id ?? randomUUID(),
       clientId: request.clientId,
       sink: request.sink,
       sinkCredential: credentialOf(request.sinkCredential),
@@ -370,7 +370,21 @@ function requestProblem(r: NotificationRequest): string | undefined {
     if (typeof r?.[field] !== 'string' || r[field].length === 0) return `${field} is required`;
   }
   if (typeof r.correlator !== 'string') return 'correlator must be a string';
+  if (r.id !== undefined && (typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 128)) return 'id must be a string of 1 to 128 characters';
   return undefined;
+}
+
+/**
+ * A CloudEvent id that is the same whenever it is made from the same `name` (SHA-1 of the name,
+ * shaped as an RFC 9562 version-5 UUID): for an event whose enqueueing may be repeated, e.g.
+ * `<session>/<version>`.
+ */
+export function stableEventId(name: string): string {
+  const h = createHash('sha1').update('exposure-gateway/cloudevent/').update(name).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 /** Keeps only the fields a credential has; nothing else a caller passed is stored. */

@@ -66,7 +66,9 @@ function script(keys: number, lua: string): { keys: number; lua: string } {
 
 export const SCRIPTS = {
   // KEYS ev chain due gone · ARGV id event sink correlator clientId now grace
+  // An id already waiting (the same event enqueued again) changes nothing: '' as for one that waits.
   egNotifyEnqueue: script(4, `
+if redis.call('EXISTS', KEYS[1]) == 1 then return '' end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return false end
 storeEvent('state', 'queued', 'attempts', 0)
 if redis.call('RPUSH', KEYS[2], ARGV[1]) == 1 then
@@ -78,12 +80,13 @@ return ''`),
   // attempt right here (the caller makes it inline): {job, 'claimed', attempts}; {'', 'parked'} when
   // its client is at its in-flight limit (parked as a claim would park it: the next of the client's
   // attempts to end wakes it, so no job is queued only to find the client still busy);
-  // {''} when it waits behind others; false when its sink is gone.
+  // {''} when it waits behind others (or was enqueued before); false when its sink is gone.
   //
   // The record is written once, in its final state, with what schedule() and a claim would have
   // written step by step (a new head's first job is number 1): the common case, an event that is
   // delivered at once, costs the append-only file one HSET rather than four hash writes.
   egNotifyEnqueueClaim: script(6, `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {''} end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return false end
 if redis.call('RPUSH', KEYS[2], ARGV[1]) ~= 1 then
   storeEvent('state', 'queued', 'attempts', 0)

@@ -24,6 +24,12 @@ export interface NotificationRequest {
   data: unknown;
   /** x-correlator of the request that caused the event; sent as the `x-correlator` header. */
   correlator: string;
+  /**
+   * The CloudEvent id, for an event that may be enqueued again (the work that enqueues it can be
+   * repeated after a crash): while an event with this id waits for delivery, enqueueing it again
+   * does nothing. @defaultValue a random UUID
+   */
+  id?: string;
 }
 
 /** An event that could not be delivered, as the operator API shows it (never its credential). */

@@ -84,6 +84,7 @@ function create(services: PlatformServices): CapabilityRuntime {
       });
       recovery = setInterval(() => {
         void lifecycle.recoverOutbox().catch((err) => logger.warn({ err: err.message }, 'outbox recovery failed'));
+        void lifecycle.recoverEffects().catch((err) => logger.warn({ err: err.message }, 'transition follow-up recovery failed'));
         void lifecycle.promoteExpiries().catch((err) => logger.warn({ err: err.message }, 'expiry promotion failed'));
         void lifecycle.timeOutRequested().catch((err) => logger.warn({ err: err.message }, 'REQUESTED time-out sweep failed'));
       }, 1000);

@@ -3,7 +3,7 @@ import type { JobQueues } from '../../jobs/queues.ts';
 import type { JobData } from '../../jobs/registry.ts';
 import type { Limits } from '../../tenancy/limits.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { Notifier } from '../../notify/index.ts';
+import { stableEventId, type Notifier } from '../../notify/index.ts';
 import { DueSchedule } from '../../resources/due-schedule.ts';
 import type { IndexOp, SessionRecord, SessionStore, StatusInfo } from './sessions.ts';
 
@@ -53,6 +53,9 @@ export class Lifecycle {
   /** Sessions whose activation job is stored, to be taken off the outbox in one command. */
   private enqueued: string[] = [];
   private outboxTimer?: NodeJS.Timeout;
+  /** Transitions (`<id>:<version>`) whose follow-up work is done, to be taken off the effects set in one command. */
+  private effected: string[] = [];
+  private effectsTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sessions: SessionStore,
@@ -103,12 +106,55 @@ export class Lifecycle {
     this.outboxTimer ??= setTimeout(() => void this.flushOutbox().catch(() => {}), 20);
   }
 
-  /** Takes the sessions whose jobs are stored off the outbox (also when the process stops). */
+  /** Takes the sessions whose jobs are stored off the outbox, and the transitions whose work is done off theirs (also when the process stops). */
   async flushOutbox(): Promise<void> {
     clearTimeout(this.outboxTimer);
     this.outboxTimer = undefined;
     const ids = this.enqueued.splice(0);
     if (ids.length) await this.sessions.removeFromOutbox(...ids);
+    clearTimeout(this.effectsTimer);
+    this.effectsTimer = undefined;
+    const entries = this.effected.splice(0);
+    if (entries.length) await this.sessions.removeEffects(...entries);
+  }
+
+  /**
+   * The effects entry of the transition that turns `cur` into its next version, written in the
+   * same step as the record: until the transition's follow-up work (its event, its flow's
+   * release) is done, the entry says it may still be owed (see {@link recoverEffects}).
+   */
+  private effectsOp(cur: SessionRecord, now: number): IndexOp {
+    return ['ZADD', this.sessions.effects, now, `${cur.id}:${cur.v + 1}`];
+  }
+
+  /** The transition that produced `s` has done its work: its entry goes with the next batch. */
+  private effectsDone(s: SessionRecord): void {
+    this.effected.push(`${s.id}:${s.v}`);
+    this.effectsTimer ??= setTimeout(() => void this.flushOutbox().catch(() => {}), 20);
+  }
+
+  /**
+   * Does the follow-up work of transitions whose process died between storing the transition and
+   * doing it (entries older than `olderThanMs`): the AVAILABLE or UNAVAILABLE event, the flow's
+   * release, the expiry job. All of it is idempotent (deterministic job and event ids: an event
+   * still waiting is not enqueued twice), so a transition whose work had run costs at most its
+   * event once more, with the same id. An entry whose session has changed since is dropped: the
+   * later transition has an entry of its own.
+   */
+  async recoverEffects(olderThanMs = 10_000): Promise<number> {
+    const entries = await this.sessions.effectsBefore(Date.now() - olderThanMs);
+    for (const entry of entries) {
+      const at = entry.lastIndexOf(':');
+      const s = await this.sessions.get(entry.slice(0, at));
+      if (s && s.v === Number(entry.slice(at + 1))) {
+        this.logger.warn({ sessionId: s.id, status: s.status, correlator: s.correlator }, 'finishing the follow-up work of a session transition whose process stopped before it');
+        if (s.status === 'AVAILABLE') await this.availableEffects(s);
+        else if (s.status === 'UNAVAILABLE') await this.endEffects(s);
+        else if (s.status === 'DELETED') await this.deleteEffects(s);
+      }
+      await this.sessions.removeEffects(entry);
+    }
+    return entries.length;
   }
 
   /**
@@ -159,10 +205,15 @@ export class Lifecycle {
     return this.expiry.promote(now);
   }
 
-  /** Tells the session's sink about a status change, in order per session. */
+  /**
+   * Tells the session's sink about the status change that made version `s.v`, in order per
+   * session; the event's id is derived from the session and version, so doing it again (after a
+   * crash) never queues it twice.
+   */
   async notify(s: SessionRecord, qosStatus: 'AVAILABLE' | 'UNAVAILABLE', statusInfo?: StatusInfo): Promise<void> {
     if (!s.sink) return;
     await this.notifier.enqueue({
+      id: stableEventId(`qod/${s.id}/${s.v}`),
       clientId: s.clientId,
       sink: s.sink,
       sinkCredential: s.sinkCredential,
@@ -183,15 +234,22 @@ export class Lifecycle {
       const ops: IndexOp[] = [
         this.expiry.op(id, expiresAt),
         ['ZREM', this.sessions.requesting, id],
+        this.effectsOp(cur, now),
       ];
       return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
     }, known);
     if (!result) return false;
     const s = result.after;
-    await this.expiry.settle(id, s.expiresAt!);
-    await this.notify(s, 'AVAILABLE');
+    await this.availableEffects(s);
     this.logger.info({ sessionId: id, correlator: s.correlator }, 'qos session available');
     return true;
+  }
+
+  /** What follows a session becoming AVAILABLE: its expiry job when its end is near, and its event. */
+  private async availableEffects(s: SessionRecord): Promise<void> {
+    await this.expiry.settle(s.id, s.expiresAt!);
+    await this.notify(s, 'AVAILABLE');
+    this.effectsDone(s);
   }
 
   /**
@@ -201,45 +259,65 @@ export class Lifecycle {
   async end(id: string, statusInfo: StatusInfo, when: (s: SessionRecord) => boolean = () => true, now = Date.now(), known?: SessionRecord): Promise<SessionRecord | undefined> {
     const result = await this.sessions.update(id, (cur) => {
       if ((cur.status !== 'REQUESTED' && cur.status !== 'AVAILABLE') || !when(cur)) return undefined;
+      // Its plan slot is freed in the same step.
       const ops: IndexOp[] = [
         ['SREM', this.sessions.ueIndex(cur.ueKey), id],
         ['ZREM', this.sessions.expiring, id],
         ['ZREM', this.sessions.requesting, id],
+        ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), id],
+        this.effectsOp(cur, now),
       ];
       const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
       return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
     }, known);
     if (!result) return undefined;
     const s = result.after;
-    await this.limits.release(s.clientId, CAPABILITY, id);
-    if (s.networkRef) await this.enqueue('quality-on-demand.release', { sessionId: id, networkRef: s.networkRef, correlator: s.correlator }, `rel-${id}`);
-    await this.notify(s, 'UNAVAILABLE', statusInfo);
+    await this.endEffects(s);
     this.logger.info({ sessionId: id, statusInfo, correlator: s.correlator }, 'qos session ended');
     return s;
   }
 
+  /** What follows a session's end: its flow released in the network, and its event. */
+  private async endEffects(s: SessionRecord): Promise<void> {
+    if (s.networkRef) await this.enqueue('quality-on-demand.release', { sessionId: s.id, networkRef: s.networkRef, correlator: s.correlator }, `rel-${s.id}`);
+    await this.notify(s, 'UNAVAILABLE', s.statusInfo);
+    this.effectsDone(s);
+  }
+
   /**
-   * The client deleted the session. An active one becomes an internal DELETED record (hidden from
-   * the API) until its flow is released; an UNAVAILABLE one is simply removed.
+   * The client deleted the session: it becomes an internal DELETED record (hidden from the API),
+   * its plan slot freed in the same step, until its release job has released its flow (an active
+   * one's) and removed it. An active session's record says DELETE_REQUESTED; an ended one keeps
+   * its own end, which is how its follow-up work knows there is no event to send and no flow left.
    */
   async delete(s: SessionRecord, now = Date.now()): Promise<void> {
-    const indexes: IndexOp[] = [
-      ['SREM', this.sessions.ueIndex(s.ueKey), s.id],
-      ['SREM', this.sessions.clientDeviceIndex(s.clientId, s.ueKey), s.id],
-      ['ZREM', this.sessions.expiring, s.id],
-      ['ZREM', this.sessions.requesting, s.id],
-    ];
-    const result = await this.sessions.update(s.id, (cur) =>
-      cur.status === 'DELETED' ? undefined : { next: { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now }, ops: indexes, ttlSeconds: this.options.retentionSeconds },
-    );
-    if (!result) return;
-    const before = result.before;
-    await this.limits.release(before.clientId, CAPABILITY, before.id);
-    // CAMARA: DELETE_REQUESTED for an active session; nothing when it had already ended.
-    if (before.status === 'AVAILABLE' || before.status === 'REQUESTED') await this.notify(before, 'UNAVAILABLE', 'DELETE_REQUESTED');
-    // An ended session's flow was released when it ended; only an active one still holds one.
-    const active = before.status === 'AVAILABLE' || before.status === 'REQUESTED';
-    await this.enqueue('quality-on-demand.release', { sessionId: before.id, networkRef: active ? before.networkRef : undefined, correlator: before.correlator }, `del-${before.id}`);
+    const result = await this.sessions.update(s.id, (cur) => {
+      if (cur.status === 'DELETED') return undefined;
+      const active = cur.status === 'AVAILABLE' || cur.status === 'REQUESTED';
+      const ops: IndexOp[] = [
+        ['SREM', this.sessions.ueIndex(cur.ueKey), cur.id],
+        ['SREM', this.sessions.clientDeviceIndex(cur.clientId, cur.ueKey), cur.id],
+        ['ZREM', this.sessions.expiring, cur.id],
+        ['ZREM', this.sessions.requesting, cur.id],
+        ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), cur.id],
+        this.effectsOp(cur, now),
+      ];
+      const next: SessionRecord = active ? { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now } : { ...cur, status: 'DELETED' };
+      return { next, ops, ttlSeconds: this.options.retentionSeconds };
+    });
+    if (result) await this.deleteEffects(result.after);
+  }
+
+  /**
+   * What follows a deletion: for an active session, the DELETE_REQUESTED event (CAMARA: nothing
+   * when it had already ended) and its flow's release; then the record's removal, by the job.
+   */
+  private async deleteEffects(s: SessionRecord): Promise<void> {
+    const active = s.statusInfo === 'DELETE_REQUESTED';
+    if (active) await this.notify(s, 'UNAVAILABLE', 'DELETE_REQUESTED');
+    // An ended session's flow was released when it ended.
+    await this.enqueue('quality-on-demand.release', { sessionId: s.id, networkRef: active ? s.networkRef : undefined, correlator: s.correlator }, `del-${s.id}`);
+    this.effectsDone(s);
   }
 }
 
