@@ -392,7 +392,7 @@ describe('Quality on Demand: the activation path and its recovery', function () 
       await f.sink.waitFor(id, 1);
       const { record, effects } = await keysOf(redis, id);
       // A normal transition leaves nothing owed behind it.
-      await until(() => redis.zrange(effects, 0, -1), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
+      await until(() => redis.zrange(effects, '0', '-1'), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
       assert.equal(f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, 1);
 
       // What a process that ended the session stores in one step, and then died: the record and its entry, nothing else.
@@ -403,7 +403,7 @@ describe('Quality on Demand: the activation path and its recovery', function () 
       const events = await f.sink.waitFor(id, 2, 20_000);
       assert.deepEqual(events[1].body.data, { sessionId: id, qosStatus: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED' });
       await until(async () => f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, (n) => n === 0, 10_000);
-      assert.deepEqual(await redis.zrange(effects, 0, -1).then((owed) => owed.filter((e) => e.startsWith(`${id}:`))), []);
+      assert.deepEqual(await redis.zrange(effects, '0', '-1').then((owed) => owed.filter((e) => e.startsWith(`${id}:`))), []);
       // Done again (a second recovery, or the process that had done it), the event keeps its id while it waits.
       assert.equal(events[1].body.id, stableEventId(`qod/${id}/${ended.v}`));
       assert.notEqual(events[0].body.id, events[1].body.id);
