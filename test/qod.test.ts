@@ -376,6 +376,33 @@ describe('Quality on Demand: the activation path and its recovery', function () 
     }
   });
 
+  it('also when the flow\'s event outruns the activation that created it: the event waits for the record instead of racing it', async () => {
+    // A network without set-up delays: the PCF's notification often arrives before the activation has stored the flow.
+    const fast = await startQod({ timeScale: 0 });
+    const monitor = await new Redis(testRedisUrl()).monitor();
+    const reads = new Map<string, number>();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (String(args[0]).toLowerCase() !== 'get' || String(source).includes('lua')) return;
+      const id = /:qod:s:([^:]+)$/.exec(String(args[1]))?.[1];
+      if (id) reads.set(id, (reads.get(id) ?? 0) + 1);
+    });
+    try {
+      const created = await Promise.all(
+        Array.from({ length: 20 }, (_, k) => fast.gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${fast.token}`).send(createBody(20 + k, fast.sink))),
+      );
+      for (const res of created) assert.equal(res.status, 201, res.text);
+      for (const res of created) assert.equal((await fast.sink.waitFor(res.body.sessionId, 1))[0].body.data.qosStatus, 'AVAILABLE');
+      assert.deepEqual(
+        created.map((res) => reads.get(res.body.sessionId) ?? 0),
+        created.map(() => 1),
+        'GETs of each session record on its way to AVAILABLE',
+      );
+    } finally {
+      monitor.disconnect();
+      await stopQod(fast);
+    }
+  });
+
   /** The Redis key of a session's record, and the effects set beside it (same prefix). */
   async function keysOf(redis: Redis, sessionId: string): Promise<{ record: string; effects: string }> {
     const [, [record]] = await redis.scan('0', 'MATCH', `*qod:s:${sessionId}`, 'COUNT', 100_000);

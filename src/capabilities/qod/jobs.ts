@@ -32,22 +32,34 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
   }
 
   /**
-   * Sessions this process has just given their flow, until the flow's first event comes back (the
-   * PCF notifies the callback server of the process that created the flow): handling it then
-   * starts from the record written here instead of reading it again. Only a first guess: every
-   * write is fenced on the version, so a record changed meanwhile costs one re-read, as any stale
-   * `known` record does, and an orphan is recognised alike (a session's flow never changes).
+   * The record an activation in this process wrote last, for the flow's first event: the PCF
+   * notifies the callback server of the process that created the flow, often before that process
+   * has stored the flow on the session. The event then waits for the activation under way (a
+   * round trip to Redis) instead of racing it for the record, and either way its handling starts
+   * from the record written here rather than reading it again. Only a first guess: every write is
+   * fenced on the version, so a record changed meanwhile costs one re-read, as any stale `known`
+   * record does, and an orphan is recognised alike (a session's flow never changes).
    */
-  const justActivated = new Map<string, SessionRecord>();
+  const activating = new Map<string, { done: Promise<SessionRecord | undefined>; waited: boolean }>();
+  /** Records stored by activations whose event has not come yet, oldest first, for at most a minute. */
+  const justActivated = new Map<string, { s: SessionRecord; at: number }>();
   const JUST_ACTIVATED_MAX = 10_000;
-  function remember(s: SessionRecord): void {
-    if (justActivated.size >= JUST_ACTIVATED_MAX) justActivated.delete(justActivated.keys().next().value!);
-    justActivated.set(s.id, s);
+  function remember(s: SessionRecord, now = Date.now()): void {
+    for (const [id, e] of justActivated) {
+      if (justActivated.size < JUST_ACTIVATED_MAX && now - e.at < 60_000) break;
+      justActivated.delete(id);
+    }
+    justActivated.set(s.id, { s, at: now });
   }
-  function recall(id: string): SessionRecord | undefined {
-    const s = justActivated.get(id);
+  async function known(id: string): Promise<SessionRecord | undefined> {
+    const under = activating.get(id);
+    if (under) {
+      under.waited = true;
+      return await under.done;
+    }
+    const e = justActivated.get(id);
     justActivated.delete(id);
-    return s;
+    return e?.s;
   }
 
   async function activate(sessionId: string, ctx: ProcessorContext): Promise<unknown> {
@@ -56,27 +68,38 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
     const profile = await d.profiles.get(s.qosProfile);
     // No profile any more, or a UE without a data session (detached: no address): nothing to ask the network for.
     if (!profile || (!s.ueIpv4 && !s.ueIpv6)) return { ended: !!(await d.lifecycle.end(sessionId, 'NETWORK_TERMINATED')) };
-    let networkRef: string;
+    let settle!: (written: SessionRecord | undefined) => void;
+    const under = { done: new Promise<SessionRecord | undefined>((resolve) => (settle = resolve)), waited: false };
+    activating.set(sessionId, under);
+    let written: SessionRecord | undefined;
     try {
-      ({ networkRef } = await d.qos.create({
-        flowId: s.id,
-        ueIpv4: s.ueIpv4,
-        ueIpv6: s.ueIpv6,
-        flowDescriptions: flowDescriptions(s, s.ueIpv4 ?? s.ueIpv6!).flat(),
-        qos: profile.network,
-      }));
-    } catch (err) {
-      if (err instanceof QosRefusedError || lastAttempt(ctx)) {
-        ctx.log.warn({ sessionId, err: (err as Error).message }, 'network refused or unreachable; session ends');
-        await d.lifecycle.end(sessionId, 'NETWORK_TERMINATED');
-        return { refused: (err as Error).message };
+      let networkRef: string;
+      try {
+        ({ networkRef } = await d.qos.create({
+          flowId: s.id,
+          ueIpv4: s.ueIpv4,
+          ueIpv6: s.ueIpv6,
+          flowDescriptions: flowDescriptions(s, s.ueIpv4 ?? s.ueIpv6!).flat(),
+          qos: profile.network,
+        }));
+      } catch (err) {
+        if (err instanceof QosRefusedError || lastAttempt(ctx)) {
+          ctx.log.warn({ sessionId, err: (err as Error).message }, 'network refused or unreachable; session ends');
+          await d.lifecycle.end(sessionId, 'NETWORK_TERMINATED');
+          return { refused: (err as Error).message };
+        }
+        throw err;
       }
-      throw err;
+      const stored = await d.sessions.update(sessionId, (cur) => (cur.status === 'REQUESTED' && !cur.networkRef ? { next: { ...cur, networkRef } } : undefined), s);
+      written = stored?.after;
+      if (!stored) await releaseIfOrphan(await d.sessions.get(sessionId), networkRef);
+      return { networkRef };
+    } finally {
+      activating.delete(sessionId);
+      settle(written);
+      // An event that waited took the record already; otherwise it is kept for the event to come.
+      if (written && !under.waited) remember(written);
     }
-    const stored = await d.sessions.update(sessionId, (cur) => (cur.status === 'REQUESTED' && !cur.networkRef ? { next: { ...cur, networkRef } } : undefined), s);
-    if (stored) remember(stored.after);
-    else await releaseIfOrphan(await d.sessions.get(sessionId), networkRef);
-    return { networkRef };
   }
 
   /**
@@ -91,7 +114,7 @@ export function qodProcessors(d: ProcessorDeps): ProcessorMap {
   }
 
   async function networkEvent(data: { flowId: string; kind: string; cause?: string; networkRef?: string }, ctx: ProcessorContext): Promise<unknown> {
-    const s = recall(data.flowId) ?? (await d.sessions.get(data.flowId));
+    const s = (await known(data.flowId)) ?? (await d.sessions.get(data.flowId));
     if (data.networkRef && orphaned(s, data.networkRef)) {
       await releaseIfOrphan(s, data.networkRef);
       return { orphan: data.networkRef };
