@@ -5,6 +5,7 @@ import type { Limits } from '../../tenancy/limits.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { stableEventId, type Notifier } from '../../notify/index.ts';
 import { DueSchedule } from '../../resources/due-schedule.ts';
+import { FollowUps, followUpEventName } from '../../resources/follow-ups.ts';
 import type { IndexOp, SessionRecord, SessionStore, StatusInfo } from './sessions.ts';
 
 export const CAPABILITY = 'quality-on-demand';
@@ -50,12 +51,11 @@ export const EXPIRY_JOB_HORIZON_MS = 60_000;
 export class Lifecycle {
   /** When AVAILABLE sessions end. */
   readonly expiry: DueSchedule;
+  /** Transitions whose event or release job may still be owed (see resources/follow-ups.ts). */
+  readonly followUps: FollowUps;
   /** Sessions whose activation job is stored, to be taken off the outbox in one command. */
   private enqueued: string[] = [];
   private outboxTimer?: NodeJS.Timeout;
-  /** Transitions (`<id>:<version>`) whose follow-up work is done, to be taken off the effects set in one command. */
-  private effected: string[] = [];
-  private effectsTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sessions: SessionStore,
@@ -65,6 +65,7 @@ export class Lifecycle {
     private readonly logger: Logger,
     readonly options: LifecycleOptions,
   ) {
+    this.followUps = new FollowUps(sessions.redis, sessions.effects);
     this.expiry = new DueSchedule(sessions.redis, {
       key: sessions.expiring,
       horizonMs: EXPIRY_JOB_HORIZON_MS,
@@ -112,49 +113,26 @@ export class Lifecycle {
     this.outboxTimer = undefined;
     const ids = this.enqueued.splice(0);
     if (ids.length) await this.sessions.removeFromOutbox(...ids);
-    clearTimeout(this.effectsTimer);
-    this.effectsTimer = undefined;
-    const entries = this.effected.splice(0);
-    if (entries.length) await this.sessions.removeEffects(...entries);
-  }
-
-  /**
-   * The effects entry of the transition that turns `cur` into its next version, written in the
-   * same step as the record: until the transition's follow-up work (its event, its flow's
-   * release) is done, the entry says it may still be owed (see {@link recoverEffects}).
-   */
-  private effectsOp(cur: SessionRecord, now: number): IndexOp {
-    return ['ZADD', this.sessions.effects, now, `${cur.id}:${cur.v + 1}`];
-  }
-
-  /** The transition that produced `s` has done its work: its entry goes with the next batch. */
-  private effectsDone(s: SessionRecord): void {
-    this.effected.push(`${s.id}:${s.v}`);
-    this.effectsTimer ??= setTimeout(() => void this.flushOutbox().catch(() => {}), 20);
+    await this.followUps.flush();
   }
 
   /**
    * Does the follow-up work of transitions whose process died between storing the transition and
-   * doing it (entries older than `olderThanMs`): the AVAILABLE or UNAVAILABLE event, the flow's
-   * release, the expiry job. All of it is idempotent (deterministic job and event ids: an event
-   * still waiting is not enqueued twice), so a transition whose work had run costs at most its
-   * event once more, with the same id. An entry whose session has changed since is dropped: the
-   * later transition has an entry of its own.
+   * doing it: the AVAILABLE or UNAVAILABLE event, the flow's release, the expiry job. All of it is
+   * idempotent (deterministic job and event ids: an event still waiting is not enqueued twice), so
+   * a transition whose work had run costs at most its event once more, with the same id.
    */
-  async recoverEffects(olderThanMs = 10_000): Promise<number> {
-    const entries = await this.sessions.effectsBefore(Date.now() - olderThanMs);
-    for (const entry of entries) {
-      const at = entry.lastIndexOf(':');
-      const s = await this.sessions.get(entry.slice(0, at));
-      if (s && s.v === Number(entry.slice(at + 1))) {
+  recoverEffects(olderThanMs = 10_000): Promise<number> {
+    return this.followUps.recover(
+      (id) => this.sessions.get(id),
+      async (s) => {
         this.logger.warn({ sessionId: s.id, status: s.status, correlator: s.correlator }, 'finishing the follow-up work of a session transition whose process stopped before it');
         if (s.status === 'AVAILABLE') await this.availableEffects(s);
         else if (s.status === 'UNAVAILABLE') await this.endEffects(s);
         else if (s.status === 'DELETED') await this.deleteEffects(s);
-      }
-      await this.sessions.removeEffects(entry);
-    }
-    return entries.length;
+      },
+      olderThanMs,
+    );
   }
 
   /**
@@ -213,7 +191,7 @@ export class Lifecycle {
   async notify(s: SessionRecord, qosStatus: 'AVAILABLE' | 'UNAVAILABLE', statusInfo?: StatusInfo): Promise<void> {
     if (!s.sink) return;
     await this.notifier.enqueue({
-      id: stableEventId(`qod/${s.id}/${s.v}`),
+      id: stableEventId(followUpEventName('qod', s)),
       clientId: s.clientId,
       sink: s.sink,
       sinkCredential: s.sinkCredential,
@@ -234,7 +212,7 @@ export class Lifecycle {
       const ops: IndexOp[] = [
         this.expiry.op(id, expiresAt),
         ['ZREM', this.sessions.requesting, id],
-        this.effectsOp(cur, now),
+        this.followUps.op(cur, now),
       ];
       return { next: { ...cur, status: 'AVAILABLE', startedAt: now, expiresAt, networkRef: cur.networkRef ?? networkRef }, ops };
     }, known);
@@ -249,7 +227,7 @@ export class Lifecycle {
   private async availableEffects(s: SessionRecord): Promise<void> {
     await this.expiry.settle(s.id, s.expiresAt!);
     await this.notify(s, 'AVAILABLE');
-    this.effectsDone(s);
+    this.followUps.finished(s);
   }
 
   /**
@@ -265,7 +243,7 @@ export class Lifecycle {
         ['ZREM', this.sessions.expiring, id],
         ['ZREM', this.sessions.requesting, id],
         ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), id],
-        this.effectsOp(cur, now),
+        this.followUps.op(cur, now),
       ];
       const expiresAt = statusInfo === 'DURATION_EXPIRED' ? cur.expiresAt : now;
       return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, expiresAt }, ops, ttlSeconds: this.options.retentionSeconds };
@@ -281,7 +259,7 @@ export class Lifecycle {
   private async endEffects(s: SessionRecord): Promise<void> {
     if (s.networkRef) await this.enqueue('quality-on-demand.release', { sessionId: s.id, networkRef: s.networkRef, correlator: s.correlator }, `rel-${s.id}`);
     await this.notify(s, 'UNAVAILABLE', s.statusInfo);
-    this.effectsDone(s);
+    this.followUps.finished(s);
   }
 
   /**
@@ -300,7 +278,7 @@ export class Lifecycle {
         ['ZREM', this.sessions.expiring, cur.id],
         ['ZREM', this.sessions.requesting, cur.id],
         ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), cur.id],
-        this.effectsOp(cur, now),
+        this.followUps.op(cur, now),
       ];
       const next: SessionRecord = active ? { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', expiresAt: now } : { ...cur, status: 'DELETED' };
       return { next, ops, ttlSeconds: this.options.retentionSeconds };
@@ -317,7 +295,7 @@ export class Lifecycle {
     if (active) await this.notify(s, 'UNAVAILABLE', 'DELETE_REQUESTED');
     // An ended session's flow was released when it ended.
     await this.enqueue('quality-on-demand.release', { sessionId: s.id, networkRef: active ? s.networkRef : undefined, correlator: s.correlator }, `del-${s.id}`);
-    this.effectsDone(s);
+    this.followUps.finished(s);
   }
 }
 

@@ -209,21 +209,9 @@ export class SessionStore extends RecordStore<SessionRecord> {
   get outbox(): string {
     return this.key('qod', 'outbox');
   }
-  /**
-   * Transitions whose follow-up work (the event, the flow's release job) may not have run yet:
-   * `<id>:<version>` by when the transition was stored, written in the same step as the record.
-   */
+  /** Transitions whose follow-up work may not have run yet (see resources/follow-ups.ts). */
   get effects(): string {
     return this.key('qod', 'effects');
-  }
-
-  /** Effects entries (`<id>:<version>`) written before `before` (epoch ms). */
-  async effectsBefore(before: number, limit = 500): Promise<string[]> {
-    return await this.redis.zrangebyscore(this.effects, 0, before, 'LIMIT', 0, limit);
-  }
-
-  async removeEffects(...entries: string[]): Promise<void> {
-    if (entries.length) await this.redis.zrem(this.effects, ...entries);
   }
 
   /** AVAILABLE sessions by scheduled end (epoch ms) that have no expiry job yet (see Lifecycle). */
