@@ -3,6 +3,7 @@ import { expectContract, expectError } from './support/contract.ts';
 import { ADMIN_TOKEN } from './support/gateway.ts';
 import { DL, DL_ADMIN, inventory, newLine, ordersOf, startLines, stopLines, until, type LineFixture } from './support/line.ts';
 import { TestSink, type ReceivedEvent } from './support/sink.ts';
+import { stableEventId } from '../src/notify/index.ts';
 
 const dataOf = (events: ReceivedEvent[]) => events.map((e) => e.body.data);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -367,6 +368,26 @@ describe('dedicated line: bandwidth on demand over TMF641/TMF638', function () {
       assert.deepEqual((await f.gw.http.get(`${DL}/lines/${lineId}/bandwidth-requests`).set(auth(other))).body, []);
       await expectError(await get(lineId, res.body.requestId, other), 404, 'NOT_FOUND');
       await expectError(await f.gw.http.delete(`${DL}/lines/${lineId}/bandwidth-requests/${res.body.requestId}`).set(auth(other)), 404, 'NOT_FOUND');
+    });
+  });
+
+  describe('a transition whose process stopped before its follow-up work', () => {
+    it('is finished by the recovery: the event comes, with an id derived from the request and version', async () => {
+      const { lineId } = await newLine(f, { committedMbps: 100, portCapacityMbps: 1000 });
+      const id = await available(lineId, { bandwidthMbps: 300, duration: 60 });
+      const redis = f.gw.system.services.redis;
+      const record = f.gw.system.services.key('dl', 'r', id);
+      const effects = f.gw.system.services.key('dl', 'effects');
+      // A normal transition leaves nothing owed behind it.
+      await until(() => redis.zrange(effects, '0', '-1'), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
+      // What a process that ended the request stores in one step, and then died: the record and its entry, nothing else.
+      const r = JSON.parse((await redis.get(record))!);
+      const ended = { ...r, v: r.v + 1, status: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED', endedAt: Date.now() };
+      await redis.multi().set(record, JSON.stringify(ended)).zadd(effects, Date.now() - 60_000, `${id}:${ended.v}`).exec();
+      const events = await f.sink.waitFor(id, 2, 20_000);
+      assert.deepEqual(events[1].body.data, { requestId: id, lineId, status: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED' });
+      assert.equal(events[1].body.id, stableEventId(`dl/${id}/${ended.v}`));
+      await until(() => redis.zrange(effects, '0', '-1'), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
     });
   });
 

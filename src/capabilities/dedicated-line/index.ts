@@ -68,11 +68,13 @@ function create(services: PlatformServices): CapabilityRuntime {
       timer = setInterval(() => {
         void lifecycle.schedule.promote().catch((err) => log.warn({ err: err.message }, 'timer promotion failed'));
         void lifecycle.sweepDirty().catch((err) => log.warn({ err: err.message }, 'dirty line sweep failed'));
+        void lifecycle.recoverEffects().catch((err) => log.warn({ err: err.message }, 'transition follow-up recovery failed'));
       }, 1000);
       timer.unref();
     },
     async stopBackground() {
       clearInterval(timer);
+      await lifecycle.followUps.flush().catch(() => {});
     },
   };
 }

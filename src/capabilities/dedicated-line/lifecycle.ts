@@ -4,8 +4,9 @@ import type { JobData } from '../../jobs/registry.ts';
 import type { KeyBuilder, RedisClient } from '../../infra/redis.ts';
 import type { Limits } from '../../tenancy/limits.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { Notifier } from '../../notify/index.ts';
+import { stableEventId, type Notifier } from '../../notify/index.ts';
 import { DueSchedule } from '../../resources/due-schedule.ts';
+import { FollowUps, followUpEventName } from '../../resources/follow-ups.ts';
 import type { IndexOp } from '../../resources/record-store.ts';
 import { active, type BandwidthRequestRecord, type RequestStore, type StatusInfo } from './requests.ts';
 
@@ -48,6 +49,8 @@ export function dueTime(r: BandwidthRequestRecord): number | undefined {
 export class BandwidthLifecycle {
   /** When requests start and end. */
   readonly schedule: DueSchedule;
+  /** Transitions whose event may still be owed (see resources/follow-ups.ts). */
+  readonly followUps: FollowUps;
 
   constructor(
     readonly requests: RequestStore,
@@ -59,6 +62,7 @@ export class BandwidthLifecycle {
     private readonly logger: Logger,
     readonly options: LifecycleOptions,
   ) {
+    this.followUps = new FollowUps(redis, requests.effectsKey);
     this.schedule = new DueSchedule(redis, {
       key: requests.dueKey,
       dueTime: async (id) => {
@@ -93,10 +97,15 @@ export class BandwidthLifecycle {
     return `${this.options.publicUrl}/dedicated-line/v1/lines/${encodeURIComponent(r.lineId)}/bandwidth-requests/${r.id}`;
   }
 
-  /** Tells the request's sink about a status change, in order per request. */
+  /**
+   * Tells the request's sink about the status change that made version `r.v`, in order per
+   * request; the event's id is derived from the request and version, so doing it again (after a
+   * crash) never queues it twice.
+   */
   async notify(r: BandwidthRequestRecord, status: 'AVAILABLE' | 'UNAVAILABLE', statusInfo?: StatusInfo): Promise<void> {
     if (!r.sink) return;
     await this.notifier.enqueue({
+      id: stableEventId(followUpEventName('dl', r)),
       clientId: r.clientId,
       sink: r.sink,
       sinkCredential: r.sinkCredential,
@@ -148,15 +157,34 @@ export class BandwidthLifecycle {
     if (result) await this.schedule.settle(r.id, result.after.endAt);
   }
 
+  /**
+   * Does the follow-up work of transitions whose process died between storing the transition and
+   * doing it: the event (the same id again; one still waiting is not queued twice). The line's
+   * sync needs nothing here: the dirty mark written with the transition has it asked again.
+   */
+  recoverEffects(olderThanMs = 10_000): Promise<number> {
+    return this.followUps.recover(
+      (id) => this.requests.get(id),
+      async (r) => {
+        this.logger.warn({ requestId: r.id, status: r.status, correlator: r.correlator }, 'finishing the follow-up work of a bandwidth request transition whose process stopped before it');
+        if (r.status === 'AVAILABLE') await this.notify(r, 'AVAILABLE');
+        else if (r.status === 'UNAVAILABLE' || (r.status === 'DELETED' && r.statusInfo === 'DELETE_REQUESTED')) await this.notify(r, 'UNAVAILABLE', r.statusInfo);
+        this.followUps.finished(r);
+      },
+      olderThanMs,
+    );
+  }
+
   /** REQUESTED or SCHEDULED → AVAILABLE: the network carries the boost. */
   async available(id: string, now = Date.now(), known?: BandwidthRequestRecord): Promise<boolean> {
     const result = await this.requests.update(
       id,
-      (cur) => ((cur.status === 'REQUESTED' || cur.status === 'SCHEDULED') && now < cur.endAt ? { next: { ...cur, status: 'AVAILABLE', startedAt: now } } : undefined),
+      (cur) => ((cur.status === 'REQUESTED' || cur.status === 'SCHEDULED') && now < cur.endAt ? { next: { ...cur, status: 'AVAILABLE', startedAt: now }, ops: [this.followUps.op(cur, now)] } : undefined),
       known,
     );
     if (!result) return false;
     await this.notify(result.after, 'AVAILABLE');
+    this.followUps.finished(result.after);
     this.logger.info({ requestId: id, lineId: result.after.lineId, correlator: result.after.correlator }, 'bandwidth boost in force');
     return true;
   }
@@ -171,32 +199,44 @@ export class BandwidthLifecycle {
       (cur) => {
         if (!active(cur) || !when(cur)) return undefined;
         const endedAt = statusInfo === 'DURATION_EXPIRED' ? cur.endAt : Math.min(now, cur.endAt);
-        return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, endedAt }, ops: this.unbook(cur, now), ttlSeconds: this.options.retentionSeconds };
+        // Its plan slot is freed in the same step.
+        const ops: IndexOp[] = [...this.unbook(cur, now), ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), cur.id], this.followUps.op(cur, now)];
+        return { next: { ...cur, status: 'UNAVAILABLE', statusInfo, endedAt }, ops, ttlSeconds: this.options.retentionSeconds };
       },
       known,
     );
     if (!result) return undefined;
     const { before, after } = result;
-    await this.limits.release(after.clientId, CAPABILITY, id);
     if (now >= before.startAt) await this.requestSync(after.lineId, after.correlator);
     await this.notify(after, 'UNAVAILABLE', statusInfo);
+    this.followUps.finished(after);
     this.logger.info({ requestId: id, lineId: after.lineId, statusInfo, correlator: after.correlator }, 'bandwidth request ended');
     return after;
   }
 
-  /** The client deleted the request: hidden at once, its booking freed, the boost dropped if it was in force. */
+  /**
+   * The client deleted the request: hidden at once, its booking and plan slot freed in the same
+   * step, the boost dropped if it was in force. An active request's record says DELETE_REQUESTED;
+   * an ended one keeps its own end, so its follow-up work knows there is no event to send.
+   */
   async delete(r: BandwidthRequestRecord, now = Date.now()): Promise<void> {
     const result = await this.requests.update(r.id, (cur) => {
       if (cur.status === 'DELETED') return undefined;
-      const ops = [...this.unbook(cur, now), ['SREM', this.requests.clientIndex(cur.clientId, cur.lineId), cur.id] as IndexOp];
-      return { next: { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', endedAt: Math.min(now, cur.endAt) }, ops, ttlSeconds: this.options.retentionSeconds };
+      const ops: IndexOp[] = [
+        ...this.unbook(cur, now),
+        ['SREM', this.requests.clientIndex(cur.clientId, cur.lineId), cur.id],
+        ['SREM', this.limits.slotsKey(cur.clientId, CAPABILITY), cur.id],
+        this.followUps.op(cur, now),
+      ];
+      const next: BandwidthRequestRecord = active(cur) ? { ...cur, status: 'DELETED', statusInfo: 'DELETE_REQUESTED', endedAt: Math.min(now, cur.endAt) } : { ...cur, status: 'DELETED' };
+      return { next, ops, ttlSeconds: this.options.retentionSeconds };
     });
     if (!result) return;
-    const { before } = result;
-    await this.limits.release(before.clientId, CAPABILITY, before.id);
-    if (!active(before)) return;
+    const { before, after } = result;
+    if (!active(before)) return this.followUps.finished(after);
     if (now >= before.startAt) await this.requestSync(before.lineId, before.correlator);
-    await this.notify(before, 'UNAVAILABLE', 'DELETE_REQUESTED');
+    await this.notify(after, 'UNAVAILABLE', 'DELETE_REQUESTED');
+    this.followUps.finished(after);
     this.logger.info({ requestId: before.id, lineId: before.lineId, correlator: before.correlator }, 'bandwidth request deleted');
   }
 }

@@ -112,6 +112,10 @@ export class RequestStore extends RecordStore<BandwidthRequestRecord> {
   clientIndex(clientId: string, lineId: string): string {
     return this.key('dl', 'creq', clientId, lineId);
   }
+  /** Transitions whose follow-up work may not have run yet (see resources/follow-ups.ts). */
+  get effectsKey(): string {
+    return this.key('dl', 'effects');
+  }
   /** When requests' next timed transition is due (see DueSchedule). */
   get dueKey(): string {
     return this.key('dl', 'due');
