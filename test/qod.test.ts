@@ -403,39 +403,29 @@ describe('Quality on Demand: the activation path and its recovery', function () 
     }
   });
 
-  /** The Redis key of a session's record, and the effects set beside it (same prefix). */
-  async function keysOf(redis: Redis, sessionId: string): Promise<{ record: string; effects: string }> {
-    const [, [record]] = await redis.scan('0', 'MATCH', `*qod:s:${sessionId}`, 'COUNT', 100_000);
-    assert.ok(record, 'the session record is in Redis');
-    return { record, effects: record.replace(/qod:s:[^:]+$/, 'qod:effects') };
-  }
-
   it('a transition whose process stopped before its follow-up work is finished by the recovery: event (stable id) and flow release', async () => {
-    const redis = new Redis(testRedisUrl());
-    try {
-      const res = await f.gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${f.token}`).send(createBody(4, f.sink));
-      assert.equal(res.status, 201, res.text);
-      const id = res.body.sessionId as string;
-      await f.sink.waitFor(id, 1);
-      const { record, effects } = await keysOf(redis, id);
-      // A normal transition leaves nothing owed behind it.
-      await until(() => redis.zrange(effects, '0', '-1'), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
-      assert.equal(f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, 1);
+    const { redis, key } = f.gw.system.services;
+    const res = await f.gw.http.post(`${QOD}/sessions`).set('Authorization', `Bearer ${f.token}`).send(createBody(4, f.sink));
+    assert.equal(res.status, 201, res.text);
+    const id = res.body.sessionId as string;
+    await f.sink.waitFor(id, 1);
+    const record = key('qod', 's', id);
+    const effects = key('qod', 'effects');
+    // A normal transition leaves nothing owed behind it.
+    await until(() => redis.zrange(effects, '0', '-1'), (owed) => !owed.some((e) => e.startsWith(`${id}:`)));
+    assert.equal(f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, 1);
 
-      // What a process that ended the session stores in one step, and then died: the record and its entry, nothing else.
-      const s = JSON.parse((await redis.get(record))!);
-      const ended = { ...s, v: s.v + 1, status: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED', expiresAt: Date.now() };
-      await redis.multi().set(record, JSON.stringify(ended)).zadd(effects, Date.now() - 60_000, `${id}:${ended.v}`).exec();
+    // What a process that ended the session stores in one step, and then died: the record and its entry, nothing else.
+    const s = JSON.parse((await redis.get(record))!);
+    const ended = { ...s, v: s.v + 1, status: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED', expiresAt: Date.now() };
+    await redis.multi().set(record, JSON.stringify(ended)).zadd(effects, Date.now() - 60_000, `${id}:${ended.v}`).exec();
 
-      const events = await f.sink.waitFor(id, 2, 20_000);
-      assert.deepEqual(events[1].body.data, { sessionId: id, qosStatus: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED' });
-      await until(async () => f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, (n) => n === 0, 10_000);
-      assert.deepEqual(await redis.zrange(effects, '0', '-1').then((owed) => owed.filter((e) => e.startsWith(`${id}:`))), []);
-      // Done again (a second recovery, or the process that had done it), the event keeps its id while it waits.
-      assert.equal(events[1].body.id, stableEventId(`qod/${id}/${ended.v}`));
-      assert.notEqual(events[0].body.id, events[1].body.id);
-    } finally {
-      redis.disconnect();
-    }
+    const events = await f.sink.waitFor(id, 2, 20_000);
+    assert.deepEqual(events[1].body.data, { sessionId: id, qosStatus: 'UNAVAILABLE', statusInfo: 'NETWORK_TERMINATED' });
+    await until(async () => f.net.pcf.appSessions().filter((c) => c.ueIpv4 === ueIp(4)).length, (n) => n === 0, 10_000);
+    assert.deepEqual(await redis.zrange(effects, '0', '-1').then((owed) => owed.filter((e) => e.startsWith(`${id}:`))), []);
+    // Done again (a second recovery, or the process that had done it), the event keeps its id while it waits.
+    assert.equal(events[1].body.id, stableEventId(`qod/${id}/${ended.v}`));
+    assert.notEqual(events[0].body.id, events[1].body.id);
   });
 });

@@ -17,7 +17,7 @@ import { listenForBearerEvents } from './bearer-events.ts';
 import { FlowController } from './flows.ts';
 import { PolicyAuthorization } from './handlers.ts';
 import { errorText } from './log.ts';
-import { LocalBearerApi, LocalBindings, receiveBearerEventsLocally } from './local-bearers.ts';
+import { LocalBearerApi, receiveBearerEventsLocally } from './local-bearers.ts';
 import { Notifier } from './notifier.ts';
 import { resolveOptions, type PcfOptions } from './options.ts';
 import { PolicyEngine } from './policy.ts';
@@ -61,8 +61,9 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   const store = new AppSessionStore();
   const local = o.bearerController ? new LocalBearerApi(o.bearerController.model) : undefined;
   const bearers: BearerApi = local ?? new BearerClient(o.bearerControllerUrl);
-  const bindings = local ? new LocalBindings(local) : new SessionBindings({ baseUrl: o.bearerControllerUrl, lookup: (ipv4) => bearers.subscriberByIpv4(ipv4) });
-  bindings.start();
+  // In one process with the controller, its UE table is read directly: nothing to keep, no feed.
+  const bindings = local ? undefined : new SessionBindings({ baseUrl: o.bearerControllerUrl, lookup: (ipv4) => bearers.subscriberByIpv4(ipv4) });
+  bindings?.start();
   const notifier = new Notifier({ log, tasks, attempts: Math.max(1, o.notifyAttempts), protocolOf: o.callbackProtocol });
   let eventsUrl = '';
   const flows = new FlowController({ store, bearers, notifier, tasks, log, bearerEventsUrl: () => eventsUrl });
@@ -80,7 +81,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     validator,
     policy: new PolicyEngine(o.qosReferences, o.plans),
     flows,
-    bindings,
+    bindings: bindings ?? bearers,
     log,
     apiRoot: () => o.apiRoot ?? `http://127.0.0.1:${port}`,
     supportedFeatures: o.supportedFeatures,
@@ -92,7 +93,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
   } catch (err) {
     stopLocalEvents();
     await listener.close();
-    bindings.close();
+    bindings?.close();
     bearers.close();
     throw err;
   }
@@ -108,7 +109,7 @@ export async function startPcf(options: PcfOptions): Promise<PcfHandle> {
     }],
     ['background work', () => tasks.close(CLOSE_STEP_MS)],
     ['AF connections', () => notifier.close()],
-    ['session binding feed', () => bindings.close()],
+    ['session binding feed', () => bindings?.close()],
     ['bearer controller connections', () => bearers.close()],
   ];
   const handle: PcfHandle = {

@@ -3,7 +3,9 @@
  * called directly, and its events are handed over without HTTP. Every answer is the one the
  * HTTP/1.1 API would give (the same request checks, the same refusals), so the PCF behaves the
  * same either way; only the loopback round trips between two parts of one simulated network go.
- * Over HTTP, the controller is reached with {@link BearerClient} and {@link SessionBindings}.
+ * Session binding then reads the controller's UE table directly: always current, so nothing is
+ * kept and no change feed is needed. Over HTTP, the controller is reached with {@link BearerClient}
+ * and {@link SessionBindings}.
  */
 import type { BearerControllerModel } from '../bearer-controller/model.ts';
 import type { BearerEvent as ControllerEvent } from '../bearer-controller/types.ts';
@@ -61,22 +63,6 @@ export class LocalBearerApi implements BearerApi {
       if (statusOf(err) !== 404) throw err;
     }
   }
-
-  close(): void {}
-}
-
-/**
- * Session binding straight from the controller's UE table: always current, so nothing is kept
- * and no change feed is needed (the HTTP binding keeps answers while its feed is open).
- */
-export class LocalBindings {
-  constructor(private readonly bearers: LocalBearerApi) {}
-
-  subscriberByIpv4(ipv4: string): Promise<Subscriber | undefined> {
-    return this.bearers.subscriberByIpv4(ipv4);
-  }
-
-  start(): void {}
 
   close(): void {}
 }

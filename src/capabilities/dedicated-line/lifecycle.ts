@@ -169,7 +169,6 @@ export class BandwidthLifecycle {
         this.logger.warn({ requestId: r.id, status: r.status, correlator: r.correlator }, 'finishing the follow-up work of a bandwidth request transition whose process stopped before it');
         if (r.status === 'AVAILABLE') await this.notify(r, 'AVAILABLE');
         else if (r.status === 'UNAVAILABLE' || (r.status === 'DELETED' && r.statusInfo === 'DELETE_REQUESTED')) await this.notify(r, 'UNAVAILABLE', r.statusInfo);
-        this.followUps.finished(r);
       },
       olderThanMs,
     );
